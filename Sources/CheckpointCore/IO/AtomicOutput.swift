@@ -1,0 +1,159 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A file written under a temporary name in its destination folder and renamed into place only when
+/// complete (`fsync(2)` then `rename(2)`, then `fsync` of the folder).
+///
+/// The destination therefore holds either its previous content or the complete new file, never a part.
+/// The temporary file is removed on `abort()`, on deinit without commit, and on SIGINT/SIGTERM (see
+/// `TemporaryFiles`). Small writes are coalesced in a buffer; large ones go straight to `write(2)`.
+public final class AtomicOutput {
+    public let destination: String
+    public let temporaryPath: String
+    public private(set) var bytesWritten: Int = 0
+    private let overwrite: Bool
+    private var descriptor: Int32
+    private var token: Int
+    private var pending: [UInt8] = []
+    private var finished = false
+    private static let bufferSize = 1 << 22
+
+    /// Creates the temporary file. Fails with `EEXIST` when the destination exists and `overwrite` is false.
+    public init(destination: String, overwrite: Bool) throws(FileError) {
+        var info = stat()
+        if !overwrite, lstat(destination, &info) == 0 {
+            throw FileError(path: destination, operation: "create", errno: EEXIST)
+        }
+        let folder = Paths.folder(of: destination)
+        let name = Paths.baseName(of: destination)
+        var path = ""
+        var fd: Int32 = -1
+        for attempt in 0..<100 {
+            path = "\(folder)/.\(name).ckpt-tmp-\(getpid())-\(attempt)"
+            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
+            if fd >= 0 || errno != EEXIST { break }
+        }
+        guard fd >= 0 else { throw FileError(path: path, operation: "create temporary file", errno: errno) }
+        self.destination = destination
+        self.temporaryPath = path
+        self.overwrite = overwrite
+        self.descriptor = fd
+        self.token = TemporaryFiles.register(path)
+        pending.reserveCapacity(AtomicOutput.bufferSize)
+    }
+
+    deinit { abort() }
+
+    public func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+        guard bytes.count > 0 else { return }
+        if pending.count + bytes.count <= AtomicOutput.bufferSize {
+            pending.append(contentsOf: bytes)
+            return
+        }
+        try flush()
+        if bytes.count >= AtomicOutput.bufferSize / 2 {
+            try writeAll(bytes)
+        } else {
+            pending.append(contentsOf: bytes)
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) throws(FileError) {
+        let result = bytes.withUnsafeBytes { buffer in Result { () throws(FileError) in try write(buffer) } }
+        try result.get()
+    }
+
+    /// Appends `count` bytes of `file` starting at `offset`, inside the kernel (`sendfile(2)`, no copy
+    /// through user space) when the file systems allow it, else through a bounded buffer.
+    public func copy(from file: ReadOnlyFile, offset: Int, count: Int) throws {
+        guard offset >= 0, count >= 0, offset <= file.size, count <= file.size - offset else {
+            throw RangeError(path: file.path, offset: offset, length: count, fileSize: file.size)
+        }
+        try flush()
+        var inputOffset = off_t(offset)
+        var remaining = count
+        while remaining > 0 {
+            let copied = sendfile(descriptor, file.descriptor, &inputOffset, min(remaining, 1 << 30))
+            if copied < 0 {
+                if errno == EINTR { continue }
+                if [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF].contains(errno) { break }
+                throw FileError(path: temporaryPath, operation: "write", errno: errno)
+            }
+            if copied == 0 { throw RangeError(path: file.path, offset: Int(inputOffset), length: remaining, fileSize: file.size) }
+            remaining -= copied
+            bytesWritten += copied
+        }
+        var chunkOffset = Int(inputOffset)
+        while remaining > 0 {
+            let chunk = try file.read(at: chunkOffset, count: min(remaining, AtomicOutput.bufferSize))
+            try write(chunk)
+            chunkOffset += chunk.count
+            remaining -= chunk.count
+        }
+    }
+
+    /// Flushes, `fsync`s, and renames into place. After this the destination is complete.
+    public func commit() throws(FileError) {
+        guard !finished else { return }
+        try flush()
+        guard fsync(descriptor) == 0 else { throw FileError(path: temporaryPath, operation: "fsync", errno: errno) }
+        guard close(descriptor) == 0 else {
+            descriptor = -1
+            throw FileError(path: temporaryPath, operation: "close", errno: errno)
+        }
+        descriptor = -1
+        let source = temporaryPath
+        let target = destination
+        let replace = overwrite
+        let failure: Int32 = TemporaryFiles.commit(token) {
+            if replace { return rename(source, target) == 0 ? 0 : errno }
+            // link(2) fails if the destination appeared meanwhile: never replace what the user did not allow.
+            guard link(source, target) == 0 else { return errno }
+            unlink(source)
+            return 0
+        }
+        guard failure == 0 else {
+            unlink(source)
+            finished = true
+            throw FileError(path: target, operation: "rename into place", errno: failure)
+        }
+        finished = true
+        let folderDescriptor = open(Paths.folder(of: target), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if folderDescriptor >= 0 {
+            _ = fsync(folderDescriptor)
+            close(folderDescriptor)
+        }
+    }
+
+    /// Discards the temporary file. The destination is untouched.
+    public func abort() {
+        guard !finished else { return }
+        finished = true
+        if descriptor >= 0 { close(descriptor) }
+        descriptor = -1
+        unlink(temporaryPath)
+        TemporaryFiles.forget(token)
+    }
+
+    private func flush() throws(FileError) {
+        guard !pending.isEmpty else { return }
+        let result = pending.withUnsafeBytes { buffer in Result { () throws(FileError) in try writeAll(buffer) } }
+        try result.get()
+        pending.removeAll(keepingCapacity: true)
+    }
+
+    private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+        guard let base = bytes.baseAddress else { return }
+        var done = 0
+        while done < bytes.count {
+            let written = Glibc.write(descriptor, base + done, bytes.count - done)
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw FileError(path: temporaryPath, operation: "write", errno: errno)
+            }
+            done += written
+        }
+        bytesWritten += bytes.count
+    }
+}

@@ -1,0 +1,61 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Dispatch
+import Synchronization
+
+/// The temporary files of outputs not yet committed, removed when the process is interrupted.
+///
+/// Signals are received through Dispatch sources, not raw handlers, so the clean-up runs as ordinary
+/// code on a queue thread. It holds the registry lock while it unlinks and then re-raises the signal,
+/// so a concurrent `AtomicOutput.commit` either renamed before (the destination is complete) or never.
+public enum TemporaryFiles {
+    private static let registry = Mutex<[Int: String]>([:])
+    private static let counter = Atomic<Int>(0)
+    nonisolated(unsafe) private static var sources: [DispatchSourceSignal] = []
+
+    static func register(_ path: String) -> Int {
+        let token = counter.add(1, ordering: .relaxed).newValue
+        registry.withLock { $0[token] = path }
+        return token
+    }
+
+    /// Runs `body` (a rename) under the registry lock and forgets the token, so that an interruption
+    /// cannot unlink a file that is being renamed into place.
+    static func commit<T>(_ token: Int, _ body: () -> T) -> T {
+        registry.withLock { paths in
+            paths[token] = nil
+            return body()
+        }
+    }
+
+    static func forget(_ token: Int) {
+        _ = registry.withLock { $0.removeValue(forKey: token) }
+    }
+
+    /// Removes every registered temporary file (also useful to tests).
+    public static func removeAll() {
+        registry.withLock { paths in
+            for path in paths.values { unlink(path) }
+            paths.removeAll()
+        }
+    }
+
+    /// Installs the SIGINT / SIGTERM / SIGHUP clean-up. Call once, early, from the executable.
+    public static func installSignalCleanup() {
+        for signalNumber in [SIGINT, SIGTERM, SIGHUP] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
+            source.setEventHandler {
+                registry.withLock { paths in
+                    for path in paths.values { unlink(path) }
+                    paths.removeAll()
+                    signal(signalNumber, SIG_DFL)
+                    raise(signalNumber)
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+    }
+}

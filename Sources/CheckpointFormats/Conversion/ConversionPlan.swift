@@ -1,0 +1,67 @@
+import CheckpointCore
+
+/// What a conversion will do to each tensor, decided and checked before any byte is written.
+public struct ConversionPlan: Sendable {
+    public struct Item: Sendable {
+        /// Index of the tensor in the reader.
+        public var source: Int
+        /// The tensor as it will be written (name after renames, dtype after casts).
+        public var output: TensorInfo
+        public var sourceDType: DType
+        public var isCast: Bool { output.dtype != sourceDType }
+    }
+
+    public enum PlanError: Error, CustomStringConvertible {
+        case duplicateOutputName(name: String, sources: [String])
+        case nothingSelected
+        case notAnIntegerType(DType)
+        case notAFloatType(DType)
+        case packedCast(tensor: String, from: DType, to: DType)
+
+        public var description: String {
+            switch self {
+            case let .duplicateOutputName(name, sources):
+                return "two tensors would be written as '\(escapedForTerminal(name))' (from \(sources.map { "'\(escapedForTerminal($0))'" }.joined(separator: " and "))); adjust --rename"
+            case .nothingSelected:
+                return "no tensor is selected: --include/--exclude left nothing to write"
+            case let .notAnIntegerType(type):
+                return "--int-dtype \(type.userName) is not an integer type"
+            case let .notAFloatType(type):
+                return "--dtype \(type.userName) is not a floating-point type (use --int-dtype for integer tensors)"
+            case let .packedCast(tensor, from, to):
+                return "tensor '\(escapedForTerminal(tensor))' is \(from.userName): packed 4/6-bit tensors cannot be cast to \(to.userName); --exclude it or keep its dtype"
+            }
+        }
+    }
+
+    public var items: [Item]
+
+    /// Plans converting `tensors`: float tensors cast to `floatDType`, integer tensors to `intDType`
+    /// (bool, complex and already-matching tensors are copied as they are).
+    public init(tensors: [TensorInfo], selection: TensorSelection, floatDType: DType?, intDType: DType?) throws {
+        if let floatDType, !floatDType.isFloatingPoint { throw PlanError.notAFloatType(floatDType) }
+        if let intDType, !intDType.isInteger { throw PlanError.notAnIntegerType(intDType) }
+        var items: [Item] = []
+        var sourceOfName: [[UInt8]: String] = [:]
+        for (index, tensor) in tensors.enumerated() where selection.keeps(tensor.name) {
+            var target = tensor.dtype
+            if tensor.dtype.isFloatingPoint, let floatDType { target = floatDType }
+            if tensor.dtype.isInteger, let intDType { target = intDType }
+            if target != tensor.dtype && (tensor.dtype.isPacked || target.isPacked) {
+                throw PlanError.packedCast(tensor: tensor.name, from: tensor.dtype, to: target)
+            }
+            let name = selection.rename(tensor.name)
+            if let other = sourceOfName[Array(name.utf8)] {
+                throw PlanError.duplicateOutputName(name: name, sources: [other, tensor.name])
+            }
+            sourceOfName[Array(name.utf8)] = tensor.name
+            let output = try tensor.renamed(name).with(dtype: target)
+            items.append(Item(source: index, output: output, sourceDType: tensor.dtype))
+        }
+        guard !items.isEmpty || tensors.isEmpty else { throw PlanError.nothingSelected }
+        self.items = items
+    }
+
+    public var outputTensors: [TensorInfo] { items.map(\.output) }
+    public var outputBytes: Int { items.reduce(0) { $0 + $1.output.byteCount } }
+}

@@ -1,0 +1,120 @@
+import CheckpointCore
+import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Streams a planned conversion from a reader into a writer, tensor by tensor.
+///
+/// Tensors kept as they are move inside the kernel (`sendfile`); cast tensors are converted in
+/// fixed-size chunks spread over the cores, so memory stays at a few chunk buffers whatever the
+/// tensor size. Each source range is released from memory once written.
+public struct Converter {
+    /// A failure while converting one tensor, naming it.
+    public struct TensorError: Error, CustomStringConvertible {
+        public let tensor: String
+        public let underlying: Error
+        public var description: String { "tensor '\(escapedForTerminal(tensor))': \(underlying)" }
+    }
+
+    public let reader: any CheckpointReader
+    public let plan: ConversionPlan
+    /// Elements converted per chunk.
+    public var chunkElements = 1 << 22
+    public var threads = max(1, min(8, sysconfProcessors()))
+
+    public init(reader: any CheckpointReader, plan: ConversionPlan) {
+        self.reader = reader
+        self.plan = plan
+    }
+
+    /// Writes every planned tensor into `writer` (in its order) and finishes it. On any error the
+    /// writer is aborted and the error rethrown. `progress` receives (bytes written, total bytes).
+    public func run(into writer: any CheckpointWriter, progress: ((Int, Int) -> Void)? = nil) throws {
+        let total = plan.outputBytes
+        var done = 0
+        var buffer: OwnedBytes?
+        do {
+            for position in writer.writeOrder {
+                let item = plan.items[position]
+                reader.willRead(item.source)
+                defer { reader.didRead(item.source) }
+                if !item.isCast {
+                    if let source = reader.source(of: item.source) {
+                        try writer.copy(from: source.file, offset: source.offset, count: source.count)
+                    } else {
+                        try writer.write(try reader.data(at: item.source).bytes)
+                    }
+                    done += item.output.byteCount
+                    progress?(done, total)
+                    continue
+                }
+                let input = try reader.data(at: item.source).bytes
+                let count = item.output.elementCount
+                let inWidth = item.sourceDType.bits / 8
+                let outWidth = item.output.dtype.bits / 8
+                let chunk = min(chunkElements, max(count, 1))
+                if buffer == nil || buffer!.count < chunk * outWidth { buffer = OwnedBytes(count: chunk * outWidth) }
+                guard let scratch = buffer else { continue }
+                var start = 0
+                while start < count {
+                    let n = min(chunk, count - start)
+                    let source = UnsafeRawBufferPointer(rebasing: input[(start * inWidth)..<((start + n) * inWidth)])
+                    let target = UnsafeMutableRawBufferPointer(rebasing: scratch.bytes[0..<(n * outWidth)])
+                    do {
+                        try convertInParallel(source, item.sourceDType, target, item.output.dtype, n)
+                    } catch {
+                        throw TensorError(tensor: item.output.name, underlying: error)
+                    }
+                    try writer.write(UnsafeRawBufferPointer(target))
+                    done += n * outWidth
+                    progress?(done, total)
+                    start += n
+                }
+            }
+            try writer.finish()
+        } catch {
+            writer.abort()
+            throw error
+        }
+    }
+
+    /// Splits one chunk across `threads` workers (element ranges aligned to whole elements).
+    private func convertInParallel(_ source: UnsafeRawBufferPointer, _ from: DType, _ target: UnsafeMutableRawBufferPointer, _ to: DType, _ count: Int) throws {
+        let workers = count >= 1 << 16 ? threads : 1
+        let inWidth = from.bits / 8
+        let outWidth = to.bits / 8
+        let per = (count + workers - 1) / workers
+        let failures = FailureBox()
+        // Workers write disjoint ranges of `target`; the pointers outlive `concurrentPerform`.
+        nonisolated(unsafe) let source = source
+        nonisolated(unsafe) let target = target
+        DispatchQueue.concurrentPerform(iterations: workers) { worker in
+            let lower = worker * per
+            let upper = min(count, lower + per)
+            guard lower < upper else { return }
+            do {
+                try ElementConverter.convert(
+                    UnsafeRawBufferPointer(rebasing: source[(lower * inWidth)..<(upper * inWidth)]), from: from,
+                    into: UnsafeMutableRawBufferPointer(rebasing: target[(lower * outWidth)..<(upper * outWidth)]), to: to,
+                    count: upper - lower)
+            } catch {
+                failures.record(error)
+            }
+        }
+        if let error = failures.first { throw error }
+    }
+}
+
+/// Collects the first error of concurrent workers.
+final class FailureBox: @unchecked Sendable {
+    private let lock = Mutex()
+    private var error: Error?
+
+    func record(_ failure: Error) { lock.locked { if error == nil { error = failure } } }
+    var first: Error? { lock.locked { error } }
+}
+
+func sysconfProcessors() -> Int {
+    Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))
+}

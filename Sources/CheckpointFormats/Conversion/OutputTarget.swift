@@ -1,0 +1,54 @@
+import CheckpointCore
+
+/// Where and how a conversion writes, resolved from the output path, `--to` and `--shard-size`.
+public enum OutputTarget: Sendable, Equatable {
+    /// One safetensors file.
+    case safetensors(path: String)
+    /// A transformers-style sharded set in `folder`: `prefix-0000k-of-0000n.safetensors` + index
+    /// (or `prefix.safetensors` alone when one shard suffices).
+    case shardedSafetensors(folder: String, prefix: String, maxShardSize: Int)
+
+    public struct ResolutionError: Error, CustomStringConvertible {
+        public let description: String
+    }
+
+    /// Output formats by name for `--to`.
+    public static let formatNames = ["safetensors"]
+
+    /// Resolves `path`:
+    /// - an existing folder, or a path ending in `/`: a sharded set named `model` inside it;
+    /// - `NAME.safetensors` with a shard size: a sharded set named `NAME` in its folder;
+    /// - `NAME.safetensors`: one file.
+    public static func resolve(path: String, format: String?, shardSize: Int?) throws -> OutputTarget {
+        let lower = path.lowercased()
+        if let format, !formatNames.contains(format.lowercased()) {
+            throw ResolutionError(description: "--to \(format): this build writes \(formatNames.joined(separator: ", ")) (GGUF and PyTorch output are not supported yet)")
+        }
+        if path.hasSuffix("/") || FolderListing.isFolder(path) {
+            let folder = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+            return .shardedSafetensors(folder: folder, prefix: "model", maxShardSize: shardSize ?? Int.max)
+        }
+        for unsupported in [".gguf", ".bin", ".pt", ".pth", ".ckpt"] where lower.hasSuffix(unsupported) && format == nil {
+            throw ResolutionError(description: "'\(escapedForTerminal(path))': writing \(unsupported) files is not supported by this build; write .safetensors (or pass --to safetensors)")
+        }
+        guard lower.hasSuffix(".safetensors") || format != nil else {
+            throw ResolutionError(description: "cannot tell the output format of '\(escapedForTerminal(path))' from its name; end it in .safetensors, end it with / for a folder, or pass --to safetensors")
+        }
+        if let shardSize {
+            let name = Paths.baseName(of: path)
+            let prefix = name.lowercased().hasSuffix(".safetensors") ? String(name.dropLast(".safetensors".count)) : name
+            return .shardedSafetensors(folder: Paths.folder(of: path), prefix: prefix, maxShardSize: shardSize)
+        }
+        return .safetensors(path: path)
+    }
+
+    /// Creates the writer for `tensors` (in state-dict order) and `metadata`.
+    public func makeWriter(metadata: [(key: String, value: String)]?, tensors: [TensorInfo], overwrite: Bool) throws -> any CheckpointWriter {
+        switch self {
+        case let .safetensors(path):
+            return try SafeTensorsWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite)
+        case let .shardedSafetensors(folder, prefix, maxShardSize):
+            return try ShardedSafeTensorsWriter(folder: folder, prefix: prefix, metadata: metadata, tensors: tensors, maxShardSize: maxShardSize, overwrite: overwrite)
+        }
+    }
+}

@@ -1,0 +1,18 @@
+import ArgumentParser
+
+struct Ckpt: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "ckpt",
+        abstract: "Inspect, convert and operate on model checkpoints (safetensors, sharded safetensors).",
+        discussion: """
+        PATH arguments accept a .safetensors file, a sharded folder with model.safetensors.index.json \
+        (or the index file itself), or a folder holding one .safetensors file.
+
+        Exit status: 0 success; 2 usage error (bad option or value); 3 invalid or unsupported input \
+        file; 4 I/O error (cannot read, write, or rename; disk full); 130/143 interrupted by SIGINT/SIGTERM \
+        (no partial output is left behind).
+        """,
+        version: "0.1.0",
+        subcommands: [InspectCommand.self, ConvertCommand.self, BenchCommand.self]
+    )
+}
