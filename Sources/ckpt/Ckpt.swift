@@ -9,8 +9,8 @@ struct Ckpt: ParsableCommand {
         (or the index file itself), or a folder holding one .safetensors file.
 
         Exit status: 0 success; 2 usage error (bad option or value); 3 invalid or unsupported input \
-        file; 4 I/O error (cannot read, write, or rename; disk full); 130/143 interrupted by SIGINT/SIGTERM \
-        (no partial output is left behind).
+        file; 4 I/O error (cannot read, write, or rename; disk full); 128+N killed by signal N, e.g. 130 for \
+        SIGINT and 143 for SIGTERM (temporary outputs are removed first; no partial output is left behind).
         """,
         version: "0.1.0",
         subcommands: [InspectCommand.self, ConvertCommand.self, BenchCommand.self]

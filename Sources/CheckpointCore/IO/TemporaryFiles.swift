@@ -7,8 +7,10 @@ import Synchronization
 /// The temporary files of outputs not yet committed, removed when the process is interrupted.
 ///
 /// Signals are received through Dispatch sources, not raw handlers, so the clean-up runs as ordinary
-/// code on a queue thread. It holds the registry lock while it unlinks and then re-raises the signal,
-/// so a concurrent `AtomicOutput.commit` either renamed before (the destination is complete) or never.
+/// code on a queue thread. It holds the registry lock while it unlinks and then ends the process with
+/// `_exit(128 + signal)` (the shell convention; re-raising is unreliable because Dispatch keeps the
+/// signal blocked on its threads), so a concurrent `AtomicOutput.commit` either renamed before (the
+/// destination is complete) or never.
 public enum TemporaryFiles {
     private static let registry = Mutex<[Int: String]>([:])
     private static let counter = Atomic<Int>(0)
@@ -50,8 +52,7 @@ public enum TemporaryFiles {
                 registry.withLock { paths in
                     for path in paths.values { unlink(path) }
                     paths.removeAll()
-                    signal(signalNumber, SIG_DFL)
-                    raise(signalNumber)
+                    _exit(128 + signalNumber)
                 }
             }
             source.resume()

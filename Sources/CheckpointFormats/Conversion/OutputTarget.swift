@@ -1,4 +1,7 @@
 import CheckpointCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where and how a conversion writes, resolved from the output path, `--to` and `--shard-size`.
 public enum OutputTarget: Sendable, Equatable {
@@ -48,7 +51,20 @@ public enum OutputTarget: Sendable, Equatable {
         case let .safetensors(path):
             return try SafeTensorsWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite)
         case let .shardedSafetensors(folder, prefix, maxShardSize):
+            try Folders.create(folder)
             return try ShardedSafeTensorsWriter(folder: folder, prefix: prefix, metadata: metadata, tensors: tensors, maxShardSize: maxShardSize, overwrite: overwrite)
+        }
+    }
+}
+
+/// Creating output folders (`mkdir(2)` for each missing component, like `mkdir -p`).
+public enum Folders {
+    public static func create(_ path: String) throws(FileError) {
+        guard !path.isEmpty, !FolderListing.isFolder(path) else { return }
+        let parent = Paths.folder(of: path)
+        if parent != path && parent != "." && parent != "/" { try create(parent) }
+        if mkdir(path, 0o777) != 0 && errno != EEXIST {
+            throw FileError(path: path, operation: "create folder", errno: errno)
         }
     }
 }
