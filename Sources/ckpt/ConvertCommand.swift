@@ -18,7 +18,7 @@ struct ConvertCommand: ParsableCommand {
         Examples:
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
           ckpt convert big/ out/ --shard-size 5GB
-          ckpt convert model.safetensors lm.safetensors --include '^model\\.' --rename '^model\\.=' 
+          ckpt convert in.safetensors out.safetensors --exclude lm_head
         """
     )
 

@@ -83,12 +83,7 @@ public struct FloatFormat: Sendable, Hashable {
         let magnitude = bits & magnitudeMask
         let exponentField = Int(magnitude >> UInt32(mantissaBits))
         let mantissa = Int(magnitude & ((1 << UInt32(mantissaBits)) - 1))
-        if isNaN(bits) {
-            // Shift the payload into binary64's mantissa and keep it quiet.
-            let payload = UInt64(mantissa) << UInt64(52 - mantissaBits)
-            let nanBits = 0x7FF8_0000_0000_0000 | payload | (negative && specials == .ieee ? 1 << 63 : 0)
-            return Double(bitPattern: nanBits)
-        }
+        if isNaN(bits) { return Double(bitPattern: nanAsFloat64Bits(bits)) }
         let value: Double
         switch specials {
         case .scaleOnly:
@@ -106,10 +101,47 @@ public struct FloatFormat: Sendable, Hashable {
         return negative ? -value : value
     }
 
-    /// `value` rounded to nearest, ties to even, with this format's overflow rule.
+    /// The exact Float32 bit pattern of `bits`. NaNs follow the references: IEEE halves keep sign and
+    /// payload without being quieted (numpy, ml_dtypes); the float8 NaNs become a quiet NaN with their
+    /// sign (fnuz's single NaN is negative); E8M0's NaN is the positive quiet NaN.
+    public func decodeToFloat32Bits(_ bits: UInt32) -> UInt32 {
+        guard isNaN(bits) else { return Float(decode(bits)).bitPattern }
+        let wide = nanAsFloat64Bits(bits)
+        return UInt32(truncatingIfNeeded: (wide >> 32) & 0x8000_0000) | 0x7F80_0000
+            | UInt32(truncatingIfNeeded: (wide & 0x000F_FFFF_FFFF_FFFF) >> 29)
+    }
+
+    private func nanAsFloat64Bits(_ bits: UInt32) -> UInt64 {
+        let negative = bits & signMask != 0
+        switch specials {
+        case .ieee where mantissaBits >= 7:
+            let payload = UInt64(bits & ((1 << UInt32(mantissaBits)) - 1)) << UInt64(52 - mantissaBits)
+            return (negative ? 1 << 63 : 0) | 0x7FF0_0000_0000_0000 | payload
+        case .fnuz: return 0xFFF8_0000_0000_0000
+        default: return (negative ? 1 << 63 : 0) | 0x7FF8_0000_0000_0000
+        }
+    }
+
+    /// Float32 input (given as bits, so that signalling NaN payloads survive) rounded into this format.
+    public func encode(float32Bits bits: UInt32) -> UInt32 {
+        let value = Float(bitPattern: bits)
+        guard value.isNaN else { return encode(Double(value)) }
+        let payload = UInt64(bits & 0x007F_FFFF) << 29
+        return nanPattern(negative: bits & 0x8000_0000 != 0, payload: payload)
+    }
+
+    /// Float64 input rounded as the reference libraries do: IEEE half directly from binary64 (numpy),
+    /// every other format through Float32 first (ml_dtypes and torch convert doubles to float before
+    /// narrowing, so their results include that first rounding).
+    public func encode(float64 value: Double) -> UInt32 {
+        if self == .f16 || value.isNaN { return encode(value) }
+        return encode(float32Bits: Float(value).bitPattern)
+    }
+
+    /// `value` rounded to nearest, ties to even, in a single step, with this format's overflow rule.
     public func encode(_ value: Double) -> UInt32 {
         let negative = value.sign == .minus
-        if value.isNaN { return nanPattern(negative: negative, payloadOf: value) }
+        if value.isNaN { return nanPattern(negative: negative, payload: value.bitPattern & 0x000F_FFFF_FFFF_FFFF) }
         if specials == .scaleOnly { return encodeScale(value) }
         let sign: UInt32 = negative ? signMask : 0
         let magnitude = value.magnitude
@@ -144,28 +176,35 @@ public struct FloatFormat: Sendable, Hashable {
         }
     }
 
-    private func nanPattern(negative: Bool, payloadOf value: Double) -> UInt32 {
+    /// NaN rules of the references: numpy's half keeps the top of the payload (never zero, so it
+    /// stays a NaN) without quieting it; ml_dtypes gives bfloat16 and E5M2 a quiet NaN with the input's
+    /// sign; float4/float6 have no NaN and ml_dtypes writes the zero of the opposite sign.
+    private func nanPattern(negative: Bool, payload: UInt64) -> UInt32 {
+        let sign = negative ? signMask : 0
         switch specials {
+        case .ieee where self == .f16:
+            let top = UInt32(truncatingIfNeeded: payload >> UInt64(52 - mantissaBits))
+            return sign | (UInt32(exponentMax) << UInt32(mantissaBits)) | (top == 0 ? 1 : top)
         case .ieee:
-            let payload = UInt32(truncatingIfNeeded: (value.bitPattern & 0x000F_FFFF_FFFF_FFFF) >> UInt64(52 - mantissaBits))
-            let quiet: UInt32 = 1 << UInt32(mantissaBits - 1)
-            return (negative ? signMask : 0) | (UInt32(exponentMax) << UInt32(mantissaBits)) | quiet | payload
-        case .extendedRange: return (negative ? signMask : 0) | magnitudeMask
+            return sign | (UInt32(exponentMax) << UInt32(mantissaBits)) | (1 << UInt32(mantissaBits - 1))
+        case .extendedRange: return sign | magnitudeMask
         case .fnuz: return signMask
         case .scaleOnly: return magnitudeMask
-        case .finite: return 0
+        case .finite: return negative ? 0 : signMask
         }
     }
 
-    /// E8M0 holds powers of two only; round the exponent with ties to even in the mantissa sense.
+    /// E8M0 holds powers of two only. ml_dtypes works on the Float32 bits: the result is the float's
+    /// exponent field, plus one when the top mantissa bit is set (a significand of 1.5 or more rounds
+    /// up); a subnormal float above 2^-127 gives 2^-126, one at or below it 2^-127; zero, negatives,
+    /// infinities and NaN map to its NaN. (Inferred from, and pinned by, the reference tables.)
     private func encodeScale(_ value: Double) -> UInt32 {
         guard value > 0, value.isFinite else { return magnitudeMask }
-        let exponent = Int(value.exponent)
-        let minExponent = -bias
-        if exponent < minExponent { return 0 }
-        let significand = value.significand  // in [1, 2)
-        var biased = exponent + bias
-        if significand > 1.5 || (significand == 1.5 && biased & 1 == 1) { biased += 1 }
-        return biased >= exponentMax ? magnitudeMask : UInt32(biased)
+        let bits = Float(value).bitPattern
+        guard bits != 0 else { return magnitudeMask }
+        let exponentField = (bits >> 23) & 0xFF
+        if exponentField == 0 { return bits > 0x40_0000 ? 1 : 0 }
+        let biased = exponentField + ((bits >> 22) & 1)
+        return min(biased, magnitudeMask)
     }
 }

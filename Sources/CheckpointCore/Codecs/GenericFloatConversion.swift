@@ -1,13 +1,30 @@
 /// Float conversions without a dedicated kernel (anything involving float8, or f64 to a half type):
-/// each element is widened exactly to `Double` and rounded once into the target, which avoids the
-/// double rounding of a path through Float32.
+/// each element is widened exactly to `Double` and rounded into the target with the reference's rule
+/// (`FloatFormat.encode(float64:)`). A Float32 source keeps its exact bits, so NaN payloads follow the
+/// references too.
 enum GenericFloatConversion {
     static func convert(
         _ src: UnsafeRawPointer, from: DType, into dst: UnsafeMutableRawPointer, to: DType, count: Int
     ) {
+        if from == .f32, let format = to.floatFormat {
+            for i in 0..<count {
+                let bits = format.encode(float32Bits: src.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self))
+                storeBits(bits, dst, i, format)
+            }
+            return
+        }
         for i in 0..<count {
             let value = load(src, i, from)
             store(value, dst, i, to)
+        }
+    }
+
+    @inline(__always)
+    static func storeBits(_ bits: UInt32, _ dst: UnsafeMutableRawPointer, _ i: Int, _ format: FloatFormat) {
+        if format.totalBits > 8 {
+            dst.storeBytes(of: UInt16(truncatingIfNeeded: bits), toByteOffset: i * 2, as: UInt16.self)
+        } else {
+            dst.storeBytes(of: UInt8(truncatingIfNeeded: bits), toByteOffset: i, as: UInt8.self)
         }
     }
 
@@ -29,12 +46,9 @@ enum GenericFloatConversion {
         switch type {
         case .f64: dst.storeBytes(of: value.bitPattern, toByteOffset: i * 8, as: UInt64.self)
         case .f32: dst.storeBytes(of: Float(value).bitPattern, toByteOffset: i * 4, as: UInt32.self)
-        case .f16, .bf16:
-            let bits = type.floatFormat.map { UInt16(truncatingIfNeeded: $0.encode(value)) } ?? 0
-            dst.storeBytes(of: bits, toByteOffset: i * 2, as: UInt16.self)
         default:
-            let bits = type.floatFormat.map { UInt8(truncatingIfNeeded: $0.encode(value)) } ?? 0
-            dst.storeBytes(of: bits, toByteOffset: i, as: UInt8.self)
+            guard let format = type.floatFormat else { return }
+            storeBits(format.encode(float64: value), dst, i, format)
         }
     }
 }
