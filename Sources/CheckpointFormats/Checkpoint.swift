@@ -37,7 +37,7 @@ public enum Checkpoint {
         let file = try ReadOnlyFile(path: path)
         let detected = DetectedFormat.sniff(try file.read(at: 0, count: min(file.size, 512)))
         switch detected {
-        case .safetensors, .unknown:
+        case .safetensors, .unknown, .empty:
             // Unknown first bytes still go to the safetensors reader: its errors are the precise ones.
             return try SafeTensorsReader(path: path)
         default:
