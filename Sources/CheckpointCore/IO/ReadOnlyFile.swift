@@ -58,6 +58,25 @@ public final class ReadOnlyFile: @unchecked Sendable {
         return bytes
     }
 
+    /// Fills `buffer` with the bytes at `offset` (`pread(2)`); a range past the end is a `RangeError`.
+    public func read(into buffer: UnsafeMutableRawBufferPointer, at offset: Int) throws {
+        let count = buffer.count
+        guard offset >= 0, offset <= size, count <= size - offset else {
+            throw RangeError(path: path, offset: offset, length: count, fileSize: size)
+        }
+        guard let base = buffer.baseAddress else { return }
+        var done = 0
+        while done < count {
+            let got = pread(descriptor, base + done, count - done, off_t(offset + done))
+            if got < 0 {
+                if Glibc.errno == EINTR { continue }
+                throw FileError(path: path, operation: "read", errno: Glibc.errno)
+            }
+            if got == 0 { throw RangeError(path: path, offset: offset, length: count, fileSize: size) }
+            done += got
+        }
+    }
+
     /// Maps the whole file read-only.
     public func map() throws(FileError) -> MappedFile {
         try MappedFile(file: self)

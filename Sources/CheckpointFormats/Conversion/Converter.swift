@@ -6,9 +6,9 @@ import Glibc
 
 /// Streams a planned conversion from a reader into a writer, tensor by tensor.
 ///
-/// Tensors kept as they are move inside the kernel (`sendfile`); cast tensors are converted in
-/// fixed-size chunks spread over the cores, so memory stays at a few chunk buffers whatever the
-/// tensor size. Each source range is released from memory once written.
+/// Tensors kept as they are move inside the kernel (`sendfile`); cast tensors are read with `pread`
+/// in fixed-size chunks and converted on all cores, so memory stays at two chunk buffers whatever the
+/// tensor size.
 public struct Converter {
     /// A failure while converting one tensor, naming it.
     public struct TensorError: Error, CustomStringConvertible {
@@ -20,7 +20,7 @@ public struct Converter {
     public let reader: any CheckpointReader
     public let plan: ConversionPlan
     /// Elements converted per chunk.
-    public var chunkElements = 1 << 22
+    public var chunkElements = 1 << 20
     public var threads = max(1, min(8, sysconfProcessors()))
 
     public init(reader: any CheckpointReader, plan: ConversionPlan) {
@@ -33,7 +33,7 @@ public struct Converter {
     public func run(into writer: any CheckpointWriter, progress: ((Int, Int) -> Void)? = nil) throws {
         let total = plan.outputBytes
         var done = 0
-        var buffer: OwnedBytes?
+        var buffers: (input: OwnedBytes, output: OwnedBytes)?
         do {
             for position in writer.writeOrder {
                 let item = plan.items[position]
@@ -49,20 +49,33 @@ public struct Converter {
                     progress?(done, total)
                     continue
                 }
-                let input = try reader.data(at: item.source).bytes
                 let count = item.output.elementCount
                 let inWidth = item.sourceDType.bits / 8
                 let outWidth = item.output.dtype.bits / 8
                 let chunk = min(chunkElements, max(count, 1))
-                if buffer == nil || buffer!.count < chunk * outWidth { buffer = OwnedBytes(count: chunk * outWidth) }
-                guard let scratch = buffer else { continue }
+                if buffers == nil || buffers!.output.count < chunk * outWidth || buffers!.input.count < chunk * inWidth {
+                    buffers = (OwnedBytes(count: chunk * max(inWidth, 8)), OwnedBytes(count: chunk * max(outWidth, 8)))
+                }
+                guard let (inputBuffer, outputBuffer) = buffers else { continue }
+                // Read with pread(2) into a reused buffer: cheaper than faulting in mapped pages.
+                let source = reader.source(of: item.source)
+                let mapped = source == nil ? try reader.data(at: item.source) : nil
                 var start = 0
                 while start < count {
                     let n = min(chunk, count - start)
-                    let source = UnsafeRawBufferPointer(rebasing: input[(start * inWidth)..<((start + n) * inWidth)])
-                    let target = UnsafeMutableRawBufferPointer(rebasing: scratch.bytes[0..<(n * outWidth)])
+                    let input: UnsafeRawBufferPointer
+                    if let source {
+                        let target = UnsafeMutableRawBufferPointer(rebasing: inputBuffer.bytes[0..<(n * inWidth)])
+                        try source.file.read(into: target, at: source.offset + start * inWidth)
+                        input = UnsafeRawBufferPointer(target)
+                    } else if let mapped {
+                        input = UnsafeRawBufferPointer(rebasing: mapped.bytes[(start * inWidth)..<((start + n) * inWidth)])
+                    } else {
+                        break
+                    }
+                    let target = UnsafeMutableRawBufferPointer(rebasing: outputBuffer.bytes[0..<(n * outWidth)])
                     do {
-                        try convertInParallel(source, item.sourceDType, target, item.output.dtype, n)
+                        try convertInParallel(input, item.sourceDType, target, item.output.dtype, n)
                     } catch {
                         throw TensorError(tensor: item.output.name, underlying: error)
                     }
