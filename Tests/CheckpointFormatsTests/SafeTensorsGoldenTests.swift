@@ -61,3 +61,33 @@ import CheckpointCore
         }
     }
 }
+
+/// `inspect` of a 1 GB file reads its header only: measured as the growth of `rchar` in
+/// /proc/self/io (bytes obtained by read-type system calls) while opening a sparse 1 GB checkpoint.
+@Suite struct HeaderOnlyReadTests {
+    static func bytesRead() throws -> Int {
+        let text = try String(contentsOfFile: "/proc/self/io", encoding: .utf8)
+        let line = try #require(text.split(separator: "\n").first { $0.hasPrefix("rchar:") })
+        return try #require(Int(line.dropFirst(6).trimmingCharacters(in: .whitespaces)))
+    }
+
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: "/proc/self/io")))
+    func openingReadsLessThanOneMegabyte() throws {
+        let folder = try makeTemporaryFolder("sparse")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/big.safetensors"
+        let count = 1 << 28  // 268M f32 = 1 GiB of data, sparse on disk
+        let tensors = try (0..<4).map { try TensorInfo(name: "w\($0)", dtype: .f32, shape: [count / 4]) }
+        let header = try SafeTensorsWriter.headerBytes(metadata: [("format", "pt")], orderedTensors: tensors, path: path)
+        try writeBytes(header, to: path)
+        let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+        try handle.truncate(atOffset: UInt64(header.count + count * 4))
+        try handle.close()
+        let before = try Self.bytesRead()
+        let reader = try Checkpoint.open(path)
+        let after = try Self.bytesRead()
+        #expect(reader.tensors.count == 4)
+        #expect(after - before < 1_000_000, "read \(after - before) bytes")
+        #expect(after - before >= header.count)
+    }
+}

@@ -100,3 +100,44 @@ import Foundation
         Issue.record("the conversion always finished before SIGTERM arrived")
     }
 }
+
+@Suite struct ManualPageTests {
+    static let pages: [(String, [String])] = [("ckpt.1", []), ("ckpt-inspect.1", ["inspect"]), ("ckpt-convert.1", ["convert"]), ("ckpt-bench.1", ["bench"])]
+
+    /// Every option `--help` lists is documented in the man page, and the page names no option the
+    /// command lacks.
+    @Test(arguments: pages)
+    func manPageMatchesHelp(_ page: String, _ command: [String]) throws {
+        let help = try ckpt(command + ["--help"]).stdout
+        let text = try String(contentsOfFile: repositoryFixtures + "/../man/" + page, encoding: .utf8)
+            .replacingOccurrences(of: "\\-", with: "-").replacingOccurrences(of: "\\fB", with: " ")
+            .replacingOccurrences(of: "\\fI", with: " ").replacingOccurrences(of: "\\fR", with: " ")
+        let helpOptions = Set(help.split(whereSeparator: { $0 == " " || $0 == "," || $0 == "\n" || $0 == "[" || $0 == "]" })
+            .filter { $0.hasPrefix("--") }.map { String($0) })
+        #expect(!helpOptions.isEmpty)
+        for option in helpOptions { #expect(text.contains(option), "\(page) does not document \(option)") }
+        // The OPTIONS section lists exactly the command's options.
+        let optionsSection = text.components(separatedBy: ".SH OPTIONS").dropFirst().first?.components(separatedBy: ".SH ").first ?? ""
+        #expect(!optionsSection.isEmpty, "\(page) has no OPTIONS section")
+        let pageOptions = Set(optionsSection.split(whereSeparator: { !($0.isLetter || $0.isNumber || $0 == "-") })
+            .filter { $0.hasPrefix("--") && $0.count > 2 }.map { String($0) })
+        for option in pageOptions { #expect(helpOptions.contains(option), "\(page) documents \(option), which --help does not list") }
+    }
+}
+
+@Suite struct MalformedCLITests {
+    /// Converting any malformed file fails with exit status 3 and leaves nothing in the output folder.
+    @Test func malformedInputsLeaveNoOutput() throws {
+        let folder = repositoryFixtures + "/safetensors/malformed"
+        let names = try FileManager.default.contentsOfDirectory(atPath: folder).filter { $0.hasSuffix(".safetensors") }.sorted()
+        #expect(names.count >= 40)
+        let output = try temporaryFolder("malformed")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        for name in names {
+            let run = try ckpt(["convert", folder + "/" + name, output + "/out.safetensors", "--dtype", "f16"])
+            #expect(run.status == 3, "\(name): status \(run.status) \(run.stderr)")
+            #expect(run.stderr.hasPrefix("ckpt: error: "), "\(name)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: output).isEmpty, "\(name) left output behind")
+        }
+    }
+}
