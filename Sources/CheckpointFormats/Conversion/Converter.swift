@@ -34,12 +34,14 @@ public struct Converter {
         let total = plan.outputBytes
         var done = 0
         var buffers: (input: OwnedBytes, output: OwnedBytes)?
+        let pipeline = WritePipeline(writer: writer)
         do {
             for position in writer.writeOrder {
                 let item = plan.items[position]
                 reader.willRead(item.source)
                 defer { reader.didRead(item.source) }
                 if !item.isCast {
+                    try pipeline.drain()
                     if let source = reader.source(of: item.source) {
                         try writer.copy(from: source.file, offset: source.offset, count: source.count)
                     } else {
@@ -53,10 +55,10 @@ public struct Converter {
                 let inWidth = item.sourceDType.bits / 8
                 let outWidth = item.output.dtype.bits / 8
                 let chunk = min(chunkElements, max(count, 1))
-                if buffers == nil || buffers!.output.count < chunk * outWidth || buffers!.input.count < chunk * inWidth {
-                    buffers = (OwnedBytes(count: chunk * max(inWidth, 8)), OwnedBytes(count: chunk * max(outWidth, 8)))
+                if buffers == nil || buffers!.input.count < chunk * inWidth {
+                    buffers = (OwnedBytes(count: chunk * max(inWidth, 8)), OwnedBytes(count: 0))
                 }
-                guard let (inputBuffer, outputBuffer) = buffers else { continue }
+                guard let (inputBuffer, _) = buffers else { continue }
                 // Read with pread(2) into a reused buffer: cheaper than faulting in mapped pages.
                 let source = reader.source(of: item.source)
                 let mapped = source == nil ? try reader.data(at: item.source) : nil
@@ -73,20 +75,23 @@ public struct Converter {
                     } else {
                         break
                     }
+                    let outputBuffer = try pipeline.nextBuffer(minimumCount: chunk * max(outWidth, 8))
                     let target = UnsafeMutableRawBufferPointer(rebasing: outputBuffer.bytes[0..<(n * outWidth)])
                     do {
                         try convertInParallel(input, item.sourceDType, target, item.output.dtype, n)
                     } catch {
                         throw TensorError(tensor: item.output.name, underlying: error)
                     }
-                    try writer.write(UnsafeRawBufferPointer(target))
+                    pipeline.submit(outputBuffer, count: n * outWidth)
                     done += n * outWidth
                     progress?(done, total)
                     start += n
                 }
             }
+            try pipeline.drain()
             try writer.finish()
         } catch {
+            try? pipeline.drain()
             writer.abort()
             throw error
         }
@@ -115,6 +120,62 @@ public struct Converter {
                 failures.record(error)
             }
         }
+        if let error = failures.first { throw error }
+    }
+}
+
+/// Overlaps writing converted chunks with reading and converting the next ones: a serial queue
+/// writes while the caller fills the other of two output buffers, so `pread`, the conversion and
+/// `write` no longer wait for each other (on two cores the kernel copies dominate).
+final class WritePipeline: @unchecked Sendable {
+    private let writer: any CheckpointWriter
+    private let queue = DispatchQueue(label: "ckpt.convert.writer")
+    private let group = DispatchGroup()
+    private let failures = FailureBox()
+    private var buffers: [OwnedBytes?] = [nil, nil]
+    private let free = [DispatchSemaphore(value: 1), DispatchSemaphore(value: 1)]
+    private var slot = 0
+    /// Slots taken by `nextBuffer` and not yet submitted (a conversion failed in between): their
+    /// semaphores are given back at deinit, which Dispatch requires.
+    private var held = [false, false]
+
+    init(writer: any CheckpointWriter) { self.writer = writer }
+
+    deinit {
+        group.wait()
+        for index in held.indices where held[index] { free[index].signal() }
+    }
+
+    /// The next output buffer, once the writer has finished with it.
+    func nextBuffer(minimumCount: Int) throws -> OwnedBytes {
+        free[slot].wait()
+        if let error = failures.first {
+            free[slot].signal()
+            throw error
+        }
+        held[slot] = true
+        if let buffer = buffers[slot], buffer.count >= minimumCount { return buffer }
+        let buffer = OwnedBytes(count: minimumCount)
+        buffers[slot] = buffer
+        return buffer
+    }
+
+    /// Queues the first `count` bytes of the buffer returned by `nextBuffer` for writing.
+    func submit(_ buffer: OwnedBytes, count: Int) {
+        let index = slot
+        held[index] = false
+        slot ^= 1
+        queue.async(group: group) { [self] in
+            if failures.first == nil {
+                do { try writer.write(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count])) } catch { failures.record(error) }
+            }
+            free[index].signal()
+        }
+    }
+
+    /// Waits for every queued write; rethrows the first write error.
+    func drain() throws {
+        group.wait()
         if let error = failures.first { throw error }
     }
 }
