@@ -40,39 +40,97 @@ struct BenchCommand: ParsableCommand {
     }
 
     func run() throws {
-        let base = dir ?? (getenv("TMPDIR").map { String(cString: $0) } ?? "/tmp")
-        let folder = Paths.join(base, "ckpt-bench-\(getpid())")
-        try Folders.create(folder)
-        defer { if !keep { BenchProcess.removeTree(folder) } }
-        let source = Paths.join(folder, "model.safetensors")
-        let progress = ProgressLine(label: "generating", enabled: true)
-        let model = try BenchModel.generate(at: source, layers: layers) { progress.update(done: $0, total: $1) }
-        progress.finish()
-        BenchProcess.warm(source)
-
-        let output = Paths.join(folder, "out.safetensors")
-        let executable = BenchProcess.selfExecutable()
-        func measure(_ label: String, _ arguments: [String], fsyncOutput: Bool = false) throws -> BenchMeasurement {
-            var runs: [BenchProcess.Result] = []
-            for _ in 0..<`repeat` {
-                unlink(output)
-                let result = try BenchProcess.run(arguments, fsyncing: fsyncOutput ? output : nil)
-                guard result.status == 0 else { throw BenchFailure(description: "\(label) exited with status \(result.status)") }
-                runs.append(result)
-            }
-            unlink(output)
-            return BenchMeasurement(label: label, runs: runs, bytes: model.bytes)
+        let parent = dir ?? getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
+        guard FolderListing.isFolder(parent) else { throw UsageError("--dir '\(escapedForTerminal(parent))' is not a folder") }
+        // The source and one output at a time, plus room for headers and the file system's own needs.
+        let needed = 2 * BenchModel.tensorBytes(layers: layers) + (64 << 20)
+        let folder = try BenchFolder(parent: parent, needed: needed, keep: keep)
+        defer {
+            if keep { Terminal.printError("kept \(escapedForTerminal(folder.path))") } else { folder.remove() }
         }
-        let cp = try measure("cp", ["/bin/cp", source, output])
-        let cpSync = try measure("cp + fsync", ["/bin/cp", source, output], fsyncOutput: true)
-        let same = try measure("convert (bf16 kept)", [executable, "convert", source, output, "--quiet"])
-        let cast = try measure("convert --dtype f16", [executable, "convert", source, output, "--dtype", "f16", "--quiet"])
-        let inspect = try BenchInspect.measure(source)
-        let report = BenchReport(model: model, cp: cp, cpSync: cpSync, same: same, cast: cast, inspect: inspect)
-        print(json ? JSONEmitter(style: .python(indent: 2)).text(report.json) : report.text)
+        let status = BenchStatus()
+        defer { status.clear() }
+
+        let progress = ProgressLine(label: "generating", enabled: true)
+        let model = try BenchModel.generate(at: folder.file("model.safetensors"), layers: layers) { progress.update(done: $0, total: $1) }
+        progress.finish()
+        status.show("reading the checkpoint into the page cache")
+        try BenchPageCache.warm(model.path)
+        let residentBefore = BenchPageCache.residentFraction(model.path)
+
+        let runs = try measure(model, in: folder, status: status)
+        status.show("inspect (in-process header read)")
+        let inspect = try BenchInspect.measure(model.path, runs: `repeat`)
+        let report = BenchReport(
+            model: model, layers: layers, machine: BenchMachine.current(folder: folder.path),
+            residentBefore: residentBefore, residentAfter: BenchPageCache.residentFraction(model.path),
+            cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect)
+        status.clear()
+        print(json ? JSONEmitter(style: .python(indent: 2)).text(report.json) : report.text, terminator: json ? "\n" : "")
+    }
+
+    struct Runs {
+        var cp, cpSync, same, cast, inspect: BenchMeasurement
+    }
+
+    /// Runs every command `repeat` times, interleaved (all commands once, then again) so that a drift
+    /// of the machine's speed during the run affects them all alike.
+    private func measure(_ model: BenchModel, in folder: BenchFolder, status: BenchStatus) throws -> Runs {
+        let ckpt = try BenchProcess.selfExecutable()
+        let source = model.path
+        let output = folder.file("out.safetensors")
+        struct Case {
+            var label: String
+            var arguments: [String]
+            var fsync = false
+            /// Bytes the output must at least have, so that a command that did nothing cannot look fast.
+            var minimumOutput: Int?
+        }
+        let cases = [
+            Case(label: "cp", arguments: ["/bin/cp", source, output], minimumOutput: model.fileBytes),
+            Case(label: "cp + fsync", arguments: ["/bin/cp", source, output], fsync: true, minimumOutput: model.fileBytes),
+            Case(label: "ckpt convert (bf16 kept)", arguments: [ckpt, "convert", source, output, "--quiet"], minimumOutput: model.tensorBytes),
+            Case(label: "ckpt convert --dtype f16", arguments: [ckpt, "convert", source, output, "--dtype", "f16", "--quiet"], minimumOutput: model.tensorBytes),
+            Case(label: "ckpt inspect", arguments: [ckpt, "inspect", source]),
+        ]
+        var results = cases.map { BenchMeasurement(label: $0.label) }
+        defer { unlink(output) }
+        // Round 0 is an untimed warm-up: executables and libraries come into the page cache, and no
+        // command's first run (the only one to pay for them) is timed.
+        for round in 0...`repeat` {
+            for (index, item) in cases.enumerated() {
+                status.show(round == 0 ? "warm-up: \(item.label)" : "run \(round)/\(`repeat`): \(item.label)")
+                unlink(output)
+                // Write back (and discard) what earlier runs left, so no run pays for another's I/O.
+                sync()
+                let result = try BenchProcess.run(item.arguments, label: item.label, fsyncing: item.fsync ? output : nil)
+                if let minimum = item.minimumOutput {
+                    var info = stat()
+                    guard stat(output, &info) == 0, Int(info.st_size) >= minimum else {
+                        throw BenchProcess.Failure(description: "\(item.label) did not write the expected \(ByteSize.describe(minimum)) output")
+                    }
+                }
+                if round > 0 { results[index].runs.append(result) }
+            }
+        }
+        return Runs(cp: results[0], cpSync: results[1], same: results[2], cast: results[3], inspect: results[4])
     }
 }
 
-struct BenchFailure: Error, CustomStringConvertible {
-    let description: String
+/// A one-line status on stderr, only when stderr is a terminal (stdout carries the report).
+final class BenchStatus {
+    private let enabled = Terminal.stderrIsTerminal
+    private var shown = false
+
+    func show(_ text: String) {
+        guard enabled else { return }
+        Terminal.writeError("\r\u{1B}[2K" + text)
+        shown = true
+    }
+
+    func clear() {
+        guard enabled, shown else { return }
+        Terminal.writeError("\r\u{1B}[2K")
+        shown = false
+    }
 }

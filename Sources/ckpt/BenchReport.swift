@@ -1,87 +1,158 @@
 import CheckpointCore
 import CheckpointFormats
 
-/// One benchmarked command: its runs and their median.
+/// One benchmarked command and its runs.
 struct BenchMeasurement {
     var label: String
-    var runs: [BenchProcess.Result]
-    var bytes: Int
+    var runs: [BenchProcess.Result] = []
 
-    var seconds: Double { runs.map(\.seconds).sorted()[runs.count / 2] }
-    var maxRSS: Int { runs.map(\.maxRSSBytes).max() ?? 0 }
-    var gigabytesPerSecond: Double { Double(bytes) / seconds / 1e9 }
+    var seconds: Double { BenchStatistics.median(runs.map(\.seconds)) }
+    var fastest: Double { runs.map(\.seconds).min() ?? .nan }
+    var slowest: Double { runs.map(\.seconds).max() ?? .nan }
+    /// `ru_maxrss`, an upper bound of the child's peak (see `BenchProcess.Result`).
+    var maxRSS: Int { runs.map(\.maxRSS).max() ?? 0 }
+    var inherited: Int? { runs.compactMap(\.inherited).max() }
+    var sampledPeak: Int? { runs.compactMap(\.sampledPeak).max() }
+    var userSeconds: Double { BenchStatistics.median(runs.map(\.userSeconds)) }
+    var systemSeconds: Double { BenchStatistics.median(runs.map(\.systemSeconds)) }
+
+    func gigabytesPerSecond(_ bytes: Int) -> Double { Double(bytes) / seconds / 1e9 }
 }
 
-/// What `ckpt inspect` costs on the big file: bytes read (rchar) and time, measured in-process.
-struct BenchInspect {
-    var bytesRead: Int
-    var seconds: Double
-
-    static func measure(_ path: String) throws -> BenchInspect {
-        let before = BenchProcess.bytesRead() ?? 0
-        let start = Clock.now()
-        _ = try Checkpoint.open(path)
-        let seconds = Clock.now() - start
-        let after = BenchProcess.bytesRead() ?? 0
-        return BenchInspect(bytesRead: after - before, seconds: seconds)
-    }
-}
-
+/// The figures of one `ckpt bench` run, as a table or as JSON.
 struct BenchReport {
+    struct Goal {
+        var name: String
+        var value: Double
+        var threshold: Double
+        var met: Bool
+        var shown: String
+    }
+
     let model: BenchModel
+    let layers: Int
+    let machine: BenchMachine
+    let residentBefore: Double?
+    let residentAfter: Double?
     let cp: BenchMeasurement
     let cpSync: BenchMeasurement
     let same: BenchMeasurement
     let cast: BenchMeasurement
+    let inspectProcess: BenchMeasurement
     let inspect: BenchInspect
 
     var rssBudget: Int { 2 * model.largestTensor + 100 * 1024 * 1024 }
+    var runsPerMeasurement: Int { cp.runs.count }
 
-    /// Throughput ratio of `m` to a baseline (>1 is faster than the baseline).
+    /// Throughput of `m` relative to `baseline` (> 1 is faster than the baseline).
     func ratio(_ m: BenchMeasurement, _ baseline: BenchMeasurement) -> Double { baseline.seconds / m.seconds }
 
-    var goals: [(String, Bool)] {
-        [
-            ("same dtype ≥ 0.9 × cp+fsync", ratio(same, cpSync) >= 0.9),
-            ("bf16→f16 ≥ 0.7 × cp+fsync", ratio(cast, cpSync) >= 0.7),
-            ("peak RSS ≤ 2 × largest tensor + 100 MiB", max(same.maxRSS, cast.maxRSS) <= rssBudget),
-            ("inspect reads < 1 MB", inspect.bytesRead < 1_000_000),
+    var goals: [Goal] {
+        let sameRatio = ratio(same, cpSync), castRatio = ratio(cast, cpSync)
+        let rss = max(same.maxRSS, cast.maxRSS)
+        return [
+            Goal(name: "same dtype ≥ 0.9 × cp+fsync", value: sameRatio, threshold: 0.9, met: sameRatio >= 0.9,
+                 shown: ByteSize.formatted(sameRatio, decimals: 2)),
+            Goal(name: "bf16→f16 ≥ 0.7 × cp+fsync", value: castRatio, threshold: 0.7, met: castRatio >= 0.7,
+                 shown: ByteSize.formatted(castRatio, decimals: 2)),
+            Goal(name: "peak RSS ≤ 2 × largest tensor + 100 MiB", value: Double(rss), threshold: Double(rssBudget),
+                 met: rss <= rssBudget, shown: "\(ByteSize.describe(rss)) of \(ByteSize.describe(rssBudget))"),
+            Goal(name: "inspect reads < 1 MB", value: Double(inspect.bytesRead), threshold: 1e6,
+                 met: inspect.bytesRead < 1_000_000, shown: "\(Numbers.grouped(inspect.bytesRead)) bytes"),
         ]
     }
 
+    private var throughputRows: [BenchMeasurement] { [cp, cpSync, same, cast] }
+
     var text: String {
-        var rows: [[String]] = [["command", "median s", "GB/s", "× cp", "× cp+fsync", "peak RSS"]]
-        for m in [cp, cpSync, same, cast] {
-            rows.append([m.label, ByteSize.formatted(m.seconds, decimals: 3), ByteSize.formatted(m.gigabytesPerSecond, decimals: 2),
-                         ByteSize.formatted(ratio(m, cp), decimals: 2), ByteSize.formatted(ratio(m, cpSync), decimals: 2),
-                         ByteSize.describe(m.maxRSS)])
+        func seconds(_ value: Double) -> String { ByteSize.formatted(value, decimals: 3) }
+        func ratioText(_ value: Double) -> String { ByteSize.formatted(value, decimals: 2) }
+        var rows: [[String]] = [["command", "median s", "min–max s", "GB/s", "× cp", "× cp+fsync", "user s", "sys s", "ru_maxrss", "own peak"]]
+        for m in throughputRows {
+            rows.append([m.label, seconds(m.seconds), "\(seconds(m.fastest))–\(seconds(m.slowest))",
+                         ratioText(m.gigabytesPerSecond(model.fileBytes)), ratioText(ratio(m, cp)), ratioText(ratio(m, cpSync)),
+                         seconds(m.userSeconds), seconds(m.systemSeconds), ByteSize.describe(m.maxRSS), m.sampledPeak.map(ByteSize.describe) ?? "-"])
         }
-        var out = "checkpoint: \(model.tensors) bf16 tensors, \(ByteSize.describe(model.bytes)); largest tensor \(ByteSize.describe(model.largestTensor)); \(cp.runs.count) runs each, median\n\n"
+        let m = inspectProcess
+        rows.append([m.label, seconds(m.seconds), "\(seconds(m.fastest))–\(seconds(m.slowest))", "-", "-", "-",
+                     seconds(m.userSeconds), seconds(m.systemSeconds), ByteSize.describe(m.maxRSS), m.sampledPeak.map(ByteSize.describe) ?? "-"])
+
+        func percent(_ fraction: Double?) -> String { fraction.map { ByteSize.formatted($0 * 100, decimals: 0) + "%" } ?? "unknown" }
+        var out = "checkpoint  \(model.tensors) bf16 tensors (\(layers) layers), \(ByteSize.describe(model.fileBytes)); largest tensor \(ByteSize.describe(model.largestTensor))\n"
+        out += "machine     \(machine.summary)\n"
+        out += "method      median of \(runsPerMeasurement) interleaved runs; source in page cache: \(percent(residentBefore)) before, \(percent(residentAfter)) after\n\n"
         out += Numbers.table(rows)
-        out += "\ninspect: read \(Numbers.grouped(inspect.bytesRead)) bytes of the \(ByteSize.describe(model.bytes)) file in \(ByteSize.formatted(inspect.seconds * 1000, decimals: 2)) ms\n"
-        out += "RSS budget (2 × largest tensor + 100 MiB): \(ByteSize.describe(rssBudget))\n\n"
-        for (goal, met) in goals { out += (met ? "met     " : "MISSED  ") + goal + "\n" }
+        out += "\nru_maxrss (wait4) includes what a spawned child inherits from the bench: up to \(inherited).\n"
+        out += "own peak is the child's VmHWM sampled every 10 ms (not shown for runs under 0.1 s).\n"
+        out += "inspect     opening the checkpoint read \(Numbers.grouped(inspect.bytesRead)) bytes of \(ByteSize.describe(model.fileBytes)) (rchar), \(inspect.pageFaults) page faults, \(ByteSize.formatted(inspect.seconds * 1000, decimals: 2)) ms\n\n"
+        for goal in goals { out += (goal.met ? "met     " : "MISSED  ") + goal.name + " (" + goal.shown + ")\n" }
         return out
     }
 
+    private var inherited: String {
+        let values = ([cp, cpSync, same, cast, inspectProcess]).compactMap(\.inherited)
+        return values.max().map(ByteSize.describe) ?? "an unknown amount"
+    }
+
     var json: JSONValue {
-        func number(_ value: Double) -> JSONValue { .number(ByteSize.formatted(value, decimals: 4)) }
-        func entry(_ m: BenchMeasurement) -> JSONValue {
-            .object([
-                JSONMember("command", .string(m.label)), JSONMember("median_seconds", number(m.seconds)),
-                JSONMember("gb_per_second", number(m.gigabytesPerSecond)), JSONMember("ratio_to_cp", number(ratio(m, cp))),
-                JSONMember("ratio_to_cp_fsync", number(ratio(m, cpSync))), JSONMember("peak_rss_bytes", .number(String(m.maxRSS))),
+        func number(_ value: Double) -> JSONValue { value.isFinite ? .number(ByteSize.formatted(value, decimals: 4)) : .null }
+        func integer(_ value: Int) -> JSONValue { .number(String(value)) }
+        func optional(_ value: Int?) -> JSONValue { value.map(integer) ?? .null }
+        func entry(_ m: BenchMeasurement, throughput: Bool) -> JSONValue {
+            var members = [
+                JSONMember("command", .string(m.label)),
+                JSONMember("median_seconds", number(m.seconds)),
                 JSONMember("runs_seconds", .array(m.runs.map { number($0.seconds) })),
-            ])
+                JSONMember("median_user_seconds", number(m.userSeconds)),
+                JSONMember("median_system_seconds", number(m.systemSeconds)),
+            ]
+            if throughput {
+                members += [
+                    JSONMember("gb_per_second", number(m.gigabytesPerSecond(model.fileBytes))),
+                    JSONMember("ratio_to_cp", number(ratio(m, cp))),
+                    JSONMember("ratio_to_cp_fsync", number(ratio(m, cpSync))),
+                ]
+            }
+            members += [
+                JSONMember("ru_maxrss_bytes", integer(m.maxRSS)),
+                JSONMember("inherited_rss_bytes", optional(m.inherited)),
+                JSONMember("sampled_peak_rss_bytes", optional(m.sampledPeak)),
+            ]
+            return .object(members)
         }
         return .object([
-            JSONMember("checkpoint_bytes", .number(String(model.bytes))),
-            JSONMember("largest_tensor_bytes", .number(String(model.largestTensor))),
-            JSONMember("rss_budget_bytes", .number(String(rssBudget))),
-            JSONMember("measurements", .array([cp, cpSync, same, cast].map(entry))),
-            JSONMember("inspect_bytes_read", .number(String(inspect.bytesRead))),
-            JSONMember("inspect_seconds", number(inspect.seconds)),
-            JSONMember("goals", .object(goals.map { JSONMember($0.0, .bool($0.1)) })),
+            JSONMember("checkpoint", .object([
+                JSONMember("layers", integer(layers)),
+                JSONMember("tensors", integer(model.tensors)),
+                JSONMember("file_bytes", integer(model.fileBytes)),
+                JSONMember("tensor_bytes", integer(model.tensorBytes)),
+                JSONMember("largest_tensor_bytes", integer(model.largestTensor)),
+            ])),
+            JSONMember("machine", .object([
+                JSONMember("processors", integer(machine.processors)),
+                JSONMember("memory_bytes", integer(machine.memoryBytes)),
+                JSONMember("kernel", .string(machine.kernel)),
+                JSONMember("file_system", .string(machine.fileSystem)),
+            ])),
+            JSONMember("runs_per_measurement", integer(runsPerMeasurement)),
+            JSONMember("page_cache_resident_before", residentBefore.map(number) ?? .null),
+            JSONMember("page_cache_resident_after", residentAfter.map(number) ?? .null),
+            JSONMember("measurements", .array(throughputRows.map { entry($0, throughput: true) })),
+            JSONMember("inspect", .object([
+                JSONMember("bytes_read", integer(inspect.bytesRead)),
+                JSONMember("page_faults", integer(inspect.pageFaults)),
+                JSONMember("median_seconds", number(inspect.seconds)),
+                JSONMember("process", entry(inspectProcess, throughput: false)),
+            ])),
+            JSONMember("rss_budget_bytes", integer(rssBudget)),
+            JSONMember("goals", .array(goals.map { goal in
+                .object([
+                    JSONMember("goal", .string(goal.name)),
+                    JSONMember("value", number(goal.value)),
+                    JSONMember("threshold", number(goal.threshold)),
+                    JSONMember("met", .bool(goal.met)),
+                ])
+            })),
         ])
     }
 }
