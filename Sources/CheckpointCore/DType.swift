@@ -10,10 +10,54 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
     case f8E4M3, f8E5M2, f8E4M3FNUZ, f8E5M2FNUZ, f8E8M0
     case f4, f6E2M3, f6E3M2
     case c64
+    // ggml block-quantized types, in ggml type-id order.
+    case q4_0, q4_1, q5_0, q5_1, q8_0, q8_1
+    case q2K = "q2_k", q3K = "q3_k", q4K = "q4_k", q5K = "q5_k", q6K = "q6_k", q8K = "q8_k"
+    case iq2XXS = "iq2_xxs", iq2XS = "iq2_xs", iq3XXS = "iq3_xxs", iq1S = "iq1_s", iq4NL = "iq4_nl"
+    case iq3S = "iq3_s", iq2S = "iq2_s", iq4XS = "iq4_xs", iq1M = "iq1_m"
+    case tq1_0, tq2_0, mxfp4
 
-    /// Bits per element.
+    /// Elements per block and bytes per block of a ggml block type (ggml's `blck_size`, `type_size`);
+    /// nil for element types.
+    public var blockLayout: (elements: Int, bytes: Int)? {
+        switch self {
+        case .q4_0: return (32, 18)
+        case .q4_1: return (32, 20)
+        case .q5_0: return (32, 22)
+        case .q5_1: return (32, 24)
+        case .q8_0: return (32, 34)
+        case .q8_1: return (32, 36)
+        case .q2K: return (256, 84)
+        case .q3K: return (256, 110)
+        case .q4K: return (256, 144)
+        case .q5K: return (256, 176)
+        case .q6K: return (256, 210)
+        case .q8K: return (256, 292)
+        case .iq2XXS: return (256, 66)
+        case .iq2XS: return (256, 74)
+        case .iq3XXS: return (256, 98)
+        case .iq1S: return (256, 50)
+        case .iq4NL: return (32, 18)
+        case .iq3S: return (256, 110)
+        case .iq2S: return (256, 82)
+        case .iq4XS: return (256, 136)
+        case .iq1M: return (256, 56)
+        case .tq1_0: return (256, 54)
+        case .tq2_0: return (256, 66)
+        case .mxfp4: return (32, 17)
+        default: return nil
+        }
+    }
+
+    public var isBlockQuantized: Bool { blockLayout != nil }
+
+    /// Bits per element of an element type; 0 for ggml block types (whose size is per block: use
+    /// `blockLayout` or `byteCount(elements:)`).
     public var bits: Int {
         switch self {
+        case .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .q2K, .q3K, .q4K, .q5K, .q6K, .q8K, .iq2XXS, .iq2XS,
+             .iq3XXS, .iq1S, .iq4NL, .iq3S, .iq2S, .iq4XS, .iq1M, .tq1_0, .tq2_0, .mxfp4:
+            return 0
         case .bool, .u8, .i8, .f8E4M3, .f8E5M2, .f8E4M3FNUZ, .f8E5M2FNUZ, .f8E8M0: return 8
         case .i16, .u16, .f16, .bf16: return 16
         case .i32, .u32, .f32: return 32
@@ -57,9 +101,14 @@ public enum DType: String, CaseIterable, Sendable, Hashable {
         }
     }
 
-    /// Bytes used by `elements` elements, or nil when the product overflows or a sub-byte tensor
-    /// does not fill whole bytes.
+    /// Bytes used by `elements` elements, or nil when the product overflows, a sub-byte tensor
+    /// does not fill whole bytes or a block-quantized tensor does not fill whole blocks.
     public func byteCount(elements: Int) -> Int? {
+        if let block = blockLayout {
+            guard elements % block.elements == 0 else { return nil }
+            let (bytes, overflow) = (elements / block.elements).multipliedReportingOverflow(by: block.bytes)
+            return overflow ? nil : bytes
+        }
         let (bitCount, overflow) = elements.multipliedReportingOverflow(by: bits)
         guard !overflow, bitCount % 8 == 0 else { return nil }
         return bitCount / 8

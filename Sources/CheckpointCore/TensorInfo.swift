@@ -17,14 +17,27 @@ public struct TensorInfo: Sendable, Hashable {
             guard !overflow else { throw .overflow(tensor: name, shape: shape, dtype: dtype) }
             count = product
         }
-        let (bitCount, overflow) = count.multipliedReportingOverflow(by: dtype.bits)
-        guard !overflow else { throw .overflow(tensor: name, shape: shape, dtype: dtype) }
-        guard bitCount % 8 == 0 else { throw .partialByte(tensor: name, elements: count, dtype: dtype) }
+        let bytes: Int
+        if let block = dtype.blockLayout {
+            // ggml blocks run along the innermost dimension (ggml's ne[0]).
+            let rowLength = shape.last ?? 1
+            guard rowLength % block.elements == 0 else {
+                throw .partialBlock(tensor: name, rowLength: rowLength, dtype: dtype, blockElements: block.elements)
+            }
+            let (blockBytes, overflow) = (count / block.elements).multipliedReportingOverflow(by: block.bytes)
+            guard !overflow else { throw .overflow(tensor: name, shape: shape, dtype: dtype) }
+            bytes = blockBytes
+        } else {
+            let (bitCount, overflow) = count.multipliedReportingOverflow(by: dtype.bits)
+            guard !overflow else { throw .overflow(tensor: name, shape: shape, dtype: dtype) }
+            guard bitCount % 8 == 0 else { throw .partialByte(tensor: name, elements: count, dtype: dtype) }
+            bytes = bitCount / 8
+        }
         self.name = name
         self.dtype = dtype
         self.shape = shape
         self.elementCount = count
-        self.byteCount = bitCount / 8
+        self.byteCount = bytes
     }
 
     /// The same tensor with another element type (same shape).
@@ -44,6 +57,7 @@ public enum TensorShapeError: Error, Sendable, Equatable, CustomStringConvertibl
     case negativeDimension(tensor: String, shape: [Int])
     case overflow(tensor: String, shape: [Int], dtype: DType)
     case partialByte(tensor: String, elements: Int, dtype: DType)
+    case partialBlock(tensor: String, rowLength: Int, dtype: DType, blockElements: Int)
 
     public var description: String {
         switch self {
@@ -53,6 +67,8 @@ public enum TensorShapeError: Error, Sendable, Equatable, CustomStringConvertibl
             return "tensor '\(escapedForTerminal(tensor))': shape \(shape) × \(dtype.userName) overflows a 64-bit byte count"
         case let .partialByte(tensor, elements, dtype):
             return "tensor '\(escapedForTerminal(tensor))': \(elements) elements of \(dtype.userName) (\(dtype.bits) bits) do not fill whole bytes"
+        case let .partialBlock(tensor, rowLength, dtype, blockElements):
+            return "tensor '\(escapedForTerminal(tensor))': rows of \(rowLength) elements are not a whole number of \(dtype.userName) blocks of \(blockElements)"
         }
     }
 }

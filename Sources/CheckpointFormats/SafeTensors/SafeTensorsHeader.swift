@@ -167,7 +167,8 @@ public struct SafeTensorsHeader: Sendable {
             return Entry(info: info, begin: begin, end: end)
         } catch {
             switch error {
-            case .overflow, .negativeDimension:
+            case .overflow, .negativeDimension, .partialBlock:
+                // safetensors has no block-quantized dtypes, so `.partialBlock` cannot arise here.
                 throw SafeTensorsError.shapeOverflow(file: path, tensor: name, shape: shape, dtype: dtypeName)
             case let .partialByte(_, elements, _):
                 throw SafeTensorsError.misalignedSubByte(file: path, tensor: name, elements: elements, dtype: dtypeName)
