@@ -15,7 +15,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CheckpointCore"),
-        .target(name: "CheckpointFormats", dependencies: ["CheckpointCore"]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .target(name: "CheckpointFormats", dependencies: ["CheckpointCore", "CZstd"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [

@@ -36,6 +36,9 @@ public enum Checkpoint {
         if path.hasSuffix(".index.json") { return try ShardedSafeTensorsReader(path: path) }
         let file = try ReadOnlyFile(path: path)
         let detected = DetectedFormat.sniff(try file.read(at: 0, count: min(file.size, 512)))
+        if detected == .zstd || ZstdFormat.hasExtension(path) {
+            return try CompressedCheckpointReader(path: path, file: file)
+        }
         switch detected {
         case .safetensors, .unknown, .empty:
             // Unknown first bytes still go to the safetensors reader: its errors are the precise ones.

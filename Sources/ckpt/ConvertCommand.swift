@@ -15,14 +15,22 @@ struct ConvertCommand: ParsableCommand {
         a folder; with --shard-size, NAME.safetensors or a folder gets NAME-0000k-of-0000n.safetensors \
         shards and NAME.safetensors.index.json, as transformers' save_pretrained does.
 
+        IN may be zstd-compressed (model.safetensors.zst, or any file starting with the zstd magic): it \
+        is decompressed first into a temporary file in $TMPDIR (or /tmp), which needs room for the whole \
+        uncompressed checkpoint, and removed afterwards. OUT ending in .zst, or --compress, writes one \
+        zstd-compressed file (zstd -d gives back the plain file): the plain file is written next to OUT \
+        first, then compressed with one thread per core. A folder of shards cannot be compressed.
+
         Examples:
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
           ckpt convert big/ out/ --shard-size 5GB
           ckpt convert in.safetensors out.safetensors --exclude lm_head
+          ckpt convert model.safetensors.zst model.safetensors
+          ckpt convert model.safetensors small.safetensors --compress zstd:9
         """
     )
 
-    @Argument(help: "The checkpoint to read: a file, a sharded folder or an index file.")
+    @Argument(help: "The checkpoint to read: a file (zstd-compressed allowed), a sharded folder or an index file.")
     var input: String
 
     @Argument(help: "The output file or folder.")
@@ -49,6 +57,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("shard-size"), help: ArgumentHelp("Split the output into shards of at most SIZE (5GB = 5·10⁹ bytes, 5GiB = 5·2³⁰).", valueName: "SIZE"))
     var shardSize: String?
 
+    @Option(name: .long, help: ArgumentHelp("Compress the output with zstd at LEVEL 1–19 (default 3), writing OUT.zst; OUT.zst alone implies zstd:3.", valueName: "zstd[:LEVEL]"))
+    var compress: String?
+
     @Flag(name: .long, help: "Replace OUT if it exists.")
     var force = false
 
@@ -66,9 +77,10 @@ struct ConvertCommand: ParsableCommand {
             guard let size = ByteSize.parse(shardSize) else { throw UsageError("--shard-size '\(shardSize)' is not a size (examples: 5GB, 500MB, 2GiB)") }
             maxShard = size
         }
+        let compression = try OutputCompression.resolve(output: output, option: compress)
         let target: OutputTarget
         do {
-            target = try OutputTarget.resolve(path: output, format: to, shardSize: maxShard)
+            target = try OutputTarget.resolve(path: compression?.plainPath ?? output, format: to, shardSize: maxShard)
         } catch let error as OutputTarget.ResolutionError {
             throw UsageError(error.description)
         }
@@ -76,7 +88,14 @@ struct ConvertCommand: ParsableCommand {
         let reader = try Checkpoint.open(input)
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
         let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
-        let writer = try target.makeWriter(metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
+        let writer: any CheckpointWriter
+        if let compression {
+            let compressing = try compression.makeWriter(format: to, shardSize: maxShard, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
+            compressing.compressionProgress = CompressionProgress.line(enabled: !quiet)
+            writer = compressing
+        } else {
+            writer = try target.makeWriter(metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
+        }
         let progress = ProgressLine(label: "converting", enabled: !quiet)
         try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }
         progress.finish()
@@ -91,11 +110,11 @@ struct ConvertCommand: ParsableCommand {
                 JSONMember("cast_tensors", .number(String(casts))),
                 JSONMember("bytes", .number(String(plan.outputBytes))),
                 JSONMember("seconds", .number(ByteSize.formatted(seconds, decimals: 3))),
-            ])
+            ] + CompressionProgress.jsonMembers(writer))
             print(JSONEmitter(style: .python(indent: 2)).text(report))
         } else {
             let files = writer.outputPaths.count == 1 ? escapedForTerminal(writer.outputPaths[0]) : "\(writer.outputPaths.count) files in \(escapedForTerminal(Paths.folder(of: writer.outputPaths[0])))"
-            print("wrote \(files): \(plan.items.count) tensors (\(casts) cast), \(ByteSize.describe(plan.outputBytes)) in \(ByteSize.formatted(seconds, decimals: 2)) s")
+            print("wrote \(files): \(plan.items.count) tensors (\(casts) cast), \(ByteSize.describe(plan.outputBytes))\(CompressionProgress.summary(writer)) in \(ByteSize.formatted(seconds, decimals: 2)) s")
         }
     }
 }

@@ -38,6 +38,7 @@ enum ExitStatus {
         case let failure as Converter.TensorError: return code(for: failure.underlying) ?? invalidInput
         case is ConversionError: return invalidInput
         case is WriterSequenceError: return ioError
+        case let failure as ZstdError: return code(forCompression: failure)
         default: return nil
         }
     }

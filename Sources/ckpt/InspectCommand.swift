@@ -9,10 +9,15 @@ struct InspectCommand: ParsableCommand {
         discussion: """
         Prints the format, tensor and parameter counts, a histogram of dtypes with their sizes, and the \
         file metadata. Only headers are read, so inspecting a 100 GB checkpoint takes milliseconds.
+
+        A zstd-compressed file (model.safetensors.zst, or any file starting with the zstd magic) is \
+        decompressed first, streaming, into a temporary file in $TMPDIR (or /tmp) that is removed when \
+        ckpt exits; that takes time and room for the whole uncompressed checkpoint. Byte ranges then \
+        refer to the decompressed content.
         """
     )
 
-    @Argument(help: "A .safetensors file, a sharded folder, or a *.safetensors.index.json.")
+    @Argument(help: "A .safetensors file (zstd-compressed allowed: it is decompressed to $TMPDIR first), a sharded folder, or a *.safetensors.index.json.")
     var path: String
 
     @Flag(name: .long, help: "List every tensor: name, dtype, shape, and byte range in its file.")
@@ -80,6 +85,9 @@ struct InspectReport {
         var out = "\(escapedForTerminal(reader.path))\n"
         func line(_ key: String, _ value: String) { out += "  " + key.padding(12) + " " + value + "\n" }
         line("format", reader.format.rawValue)
+        if let compressed = reader as? CompressedCheckpointReader {
+            line("compressed", "zstd, \(ByteSize.describe(compressed.compressedBytes)) → \(ByteSize.describe(compressed.decompressedBytes)) (\(Numbers.grouped(compressed.decompressedBytes)) bytes) decompressed")
+        }
         if files.count > 1 { line("files", "\(files.count) shards") }
         let count = filtered ? "\(selected.count) of \(reader.tensors.count) (matching the filter)" : "\(selected.count)"
         line("tensors", count)
@@ -127,6 +135,13 @@ struct InspectReport {
             JSONMember("path", .string(reader.path)),
             JSONMember("format", .string(reader.format.rawValue)),
             JSONMember("files", .array(files.map { .string($0) })),
+            JSONMember("compression", (reader as? CompressedCheckpointReader).map { compressed in
+                .object([
+                    JSONMember("format", .string("zstd")),
+                    JSONMember("compressed_bytes", number(compressed.compressedBytes)),
+                    JSONMember("decompressed_bytes", number(compressed.decompressedBytes)),
+                ])
+            } ?? .null),
             JSONMember("tensor_count", number(selected.count)),
             JSONMember("total_tensor_count", number(reader.tensors.count)),
             JSONMember("parameter_count", number(parameters)),

@@ -144,16 +144,7 @@ public final class AtomicOutput {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
-        guard let base = bytes.baseAddress else { return }
-        var done = 0
-        while done < bytes.count {
-            let written = Glibc.write(descriptor, base + done, bytes.count - done)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw FileError(path: temporaryPath, operation: "write", errno: errno)
-            }
-            done += written
-        }
+        try FileDescriptorIO.writeAll(descriptor, bytes, path: temporaryPath)
         bytesWritten += bytes.count
     }
 }
