@@ -19,6 +19,8 @@ public final class CompressedCheckpointReader: CheckpointReader {
     public let compressedBytes: Int
     public let decompressedBytes: Int
     private let scratch: ScratchFile
+    /// The decompressed copy (for tests: it must be gone once the reader is released).
+    var scratchPath: String { scratch.path }
 
     public var format: CheckpointFormat { inner.format }
     public var metadata: CheckpointMetadata { inner.metadata }
@@ -74,7 +76,9 @@ public final class CompressedCheckpointReader: CheckpointReader {
         do {
             inner = try Checkpoint.open(scratch.path)
         } catch {
-            let text = String(describing: error).replacing(escapedForTerminal(scratch.path), with: escapedForTerminal(path))
+            let original = String(describing: error)
+            let named = original.replacing(escapedForTerminal(scratch.path), with: escapedForTerminal(path) + " (decompressed)")
+            let text = named != original ? named : "'\(escapedForTerminal(path))' (decompressed): \(original)"
             throw ZstdError.innerCheckpoint(file: path, underlying: error, description: text)
         }
         self.path = path

@@ -51,7 +51,7 @@ enum ZstdDecompressor {
     private static func classify(_ result: Int, file: String, offset: Int, produced: Int) -> ZstdError {
         let code = ZSTD_getErrorCode(result)
         let name = ZstdFormat.errorName(result)
-        if code == ZSTD_error_checksum_wrong { return .checksumMismatch(file: file, produced: produced) }
+        if code == ZSTD_error_checksum_wrong { return .checksumMismatch(file: file) }
         if code == ZSTD_error_frameParameter_windowTooLarge { return .windowTooLarge(file: file, reason: name) }
         if code == ZSTD_error_memory_allocation {
             return .libraryFailure(file: file, operation: "decompressing", reason: name)
