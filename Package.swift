@@ -15,7 +15,8 @@ let package = Package(
     ],
     targets: [
         .target(name: "CheckpointCore"),
-        .target(name: "CheckpointFormats", dependencies: ["CheckpointCore"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CheckpointFormats", dependencies: ["CheckpointCore", "CZlib"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [

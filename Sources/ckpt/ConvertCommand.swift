@@ -49,6 +49,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("shard-size"), help: ArgumentHelp("Split the output into shards of at most SIZE (5GB = 5·10⁹ bytes, 5GiB = 5·2³⁰).", valueName: "SIZE"))
     var shardSize: String?
 
+    @OptionGroup var torch: TorchOptions
+
     @Flag(name: .long, help: "Replace OUT if it exists.")
     var force = false
 
@@ -73,10 +75,11 @@ struct ConvertCommand: ParsableCommand {
             throw UsageError(error.description)
         }
         let started = Clock.now()
-        let reader = try Checkpoint.open(input)
+        let reader = try Checkpoint.open(input, torch: torch.readOptions)
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
         let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
-        let writer = try target.makeWriter(metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
+        let aliases = plan.outputAliases(reader.metadata.aliases, selection: selection)
+        let writer = try target.makeWriter(metadata: reader.metadata.safetensorsOutput(aliases: aliases), tensors: plan.outputTensors, aliases: aliases, overwrite: force)
         let progress = ProgressLine(label: "converting", enabled: !quiet)
         try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }
         progress.finish()
