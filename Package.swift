@@ -16,7 +16,8 @@ let package = Package(
     targets: [
         .target(name: "CheckpointCore"),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .target(name: "CheckpointFormats", dependencies: ["CheckpointCore", "CZstd"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CheckpointFormats", dependencies: ["CheckpointCore", "CZstd", "CZlib"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [

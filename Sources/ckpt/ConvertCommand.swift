@@ -60,6 +60,8 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Compress the output with zstd at LEVEL 1–19 (default 3), writing OUT.zst; OUT.zst alone implies zstd:3.", valueName: "zstd[:LEVEL]"))
     var compress: String?
 
+    @OptionGroup var torch: TorchOptions
+
     @Flag(name: .long, help: "Replace OUT if it exists.")
     var force = false
 
@@ -85,16 +87,18 @@ struct ConvertCommand: ParsableCommand {
             throw UsageError(error.description)
         }
         let started = Clock.now()
-        let reader = try Checkpoint.open(input)
+        let reader = try Checkpoint.open(input, torch: torch.readOptions)
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
         let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
+        let aliases = plan.outputAliases(reader.metadata.aliases, selection: selection)
+        let outputMetadata = reader.metadata.safetensorsOutput(aliases: aliases)
         let writer: any CheckpointWriter
         if let compression {
-            let compressing = try compression.makeWriter(format: to, shardSize: maxShard, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
+            let compressing = try compression.makeWriter(format: to, shardSize: maxShard, metadata: outputMetadata, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
             compressing.compressionProgress = CompressionProgress.line(enabled: !quiet)
             writer = compressing
         } else {
-            writer = try target.makeWriter(metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
+            writer = try target.makeWriter(metadata: outputMetadata, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
         }
         let progress = ProgressLine(label: "converting", enabled: !quiet)
         try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }

@@ -17,7 +17,7 @@ struct InspectCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "A .safetensors file (zstd-compressed allowed: it is decompressed to $TMPDIR first), a sharded folder, or a *.safetensors.index.json.")
+    @Argument(help: "A checkpoint file (zstd-compressed allowed) or a sharded folder: .safetensors, PyTorch .bin/.pt/.pth, or an *.index.json.")
     var path: String
 
     @Flag(name: .long, help: "List every tensor: name, dtype, shape, and byte range in its file.")
@@ -29,8 +29,10 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON on stdout.")
     var json = false
 
+    @OptionGroup var torch: TorchOptions
+
     func run() throws {
-        let reader = try Checkpoint.open(path)
+        let reader = try Checkpoint.open(path, torch: torch.readOptions)
         let selection = try TensorSelection(include: filter.map { [$0] } ?? [])
         let report = InspectReport(reader: reader, selection: selection, filtered: filter != nil)
         if json {

@@ -25,12 +25,12 @@ public struct OutputCompression: Sendable, Equatable {
 
     /// A writer for the format `plainPath` (or `format`) names, compressed into `path` with one
     /// worker thread per core.
-    public func makeWriter(format: String?, shardSize: Int?, metadata: [(key: String, value: String)]?, tensors: [TensorInfo], overwrite: Bool) throws -> CompressingWriter {
+    public func makeWriter(format: String?, shardSize: Int?, metadata: [(key: String, value: String)]?, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool) throws -> CompressingWriter {
         guard shardSize == nil else {
             throw ZstdError.cannotCompress(output: path, reason: "--shard-size writes several files and --compress writes one; drop one of them (or compress each shard with zstd afterwards)")
         }
         return try CompressingWriter(destination: path, level: level, workers: sysconfProcessors(), overwrite: overwrite) { scratchPath in
-            try OutputTarget.resolve(path: scratchPath, format: format, shardSize: nil).makeWriter(metadata: metadata, tensors: tensors, overwrite: true)
+            try OutputTarget.resolve(path: scratchPath, format: format, shardSize: nil).makeWriter(metadata: metadata, tensors: tensors, aliases: aliases, overwrite: true)
         }
     }
 }

@@ -45,7 +45,9 @@ public struct Converter {
                     if let source = reader.source(of: item.source) {
                         try writer.copy(from: source.file, offset: source.offset, count: source.count)
                     } else {
-                        try writer.write(try reader.data(at: item.source).bytes)
+                        // Keep the data (and the buffer it may own) alive until written.
+                        let data = try reader.data(at: item.source)
+                        try withExtendedLifetime(data) { try writer.write(data.bytes) }
                     }
                     done += item.output.byteCount
                     progress?(done, total)
@@ -82,6 +84,7 @@ public struct Converter {
                     } catch {
                         throw TensorError(tensor: item.output.name, underlying: error)
                     }
+                    withExtendedLifetime(mapped) {}
                     pipeline.submit(outputBuffer, count: n * outWidth)
                     done += n * outWidth
                     progress?(done, total)

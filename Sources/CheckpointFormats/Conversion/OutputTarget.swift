@@ -10,13 +10,17 @@ public enum OutputTarget: Sendable, Equatable {
     /// A transformers-style sharded set in `folder`: `prefix-0000k-of-0000n.safetensors` + index
     /// (or `prefix.safetensors` alone when one shard suffices).
     case shardedSafetensors(folder: String, prefix: String, maxShardSize: Int)
+    /// One PyTorch zip checkpoint (`.bin`, `.pt`, `.pth`).
+    case torch(path: String)
+    /// `prefix-0000k-of-0000n.bin` shards + `prefix.bin.index.json` (or `prefix.bin` alone).
+    case shardedTorch(folder: String, prefix: String, maxShardSize: Int)
 
     public struct ResolutionError: Error, CustomStringConvertible {
         public let description: String
     }
 
     /// Output formats by name for `--to`.
-    public static let formatNames = ["safetensors"]
+    public static let formatNames = ["safetensors", "pytorch"]
 
     /// Resolves `path`:
     /// - an existing folder, or a path ending in `/`: a sharded set named `model` inside it;
@@ -31,7 +35,16 @@ public enum OutputTarget: Sendable, Equatable {
             let folder = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
             return .shardedSafetensors(folder: folder, prefix: "model", maxShardSize: shardSize ?? Int.max)
         }
-        for unsupported in [".gguf", ".bin", ".pt", ".pth", ".ckpt"] where lower.hasSuffix(unsupported) && format == nil {
+        let torchExtension = [".bin", ".pt", ".pth"].first { lower.hasSuffix($0) }
+        if format?.lowercased() == "pytorch" || (format == nil && torchExtension != nil) {
+            guard let torchExtension else {
+                throw ResolutionError(description: "--to pytorch: end the output name in .bin, .pt or .pth")
+            }
+            guard let shardSize else { return .torch(path: path) }
+            let name = Paths.baseName(of: path)
+            return .shardedTorch(folder: Paths.folder(of: path), prefix: String(name.dropLast(torchExtension.count)), maxShardSize: shardSize)
+        }
+        for unsupported in [".gguf", ".ckpt"] where lower.hasSuffix(unsupported) && format == nil {
             throw ResolutionError(description: "'\(escapedForTerminal(path))': writing \(unsupported) files is not supported by this build; write .safetensors (or pass --to safetensors)")
         }
         guard lower.hasSuffix(".safetensors") || format != nil else {
@@ -46,8 +59,15 @@ public enum OutputTarget: Sendable, Equatable {
     }
 
     /// Creates the writer for `tensors` (in state-dict order) and `metadata`.
-    public func makeWriter(metadata: [(key: String, value: String)]?, tensors: [TensorInfo], overwrite: Bool) throws -> any CheckpointWriter {
+    /// `aliases` (alias, kept name) are tied tensors: PyTorch output stores them once under both names;
+    /// safetensors output records them in `metadata` only (see `CheckpointMetadata.safetensorsOutput`).
+    public func makeWriter(metadata: [(key: String, value: String)]?, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool) throws -> any CheckpointWriter {
         switch self {
+        case let .torch(path):
+            return try TorchWriter(destination: path, tensors: tensors, aliases: aliases, overwrite: overwrite)
+        case let .shardedTorch(folder, prefix, maxShardSize):
+            try Folders.create(folder)
+            return try ShardedSafeTensorsWriter(folder: folder, prefix: prefix, metadata: nil, tensors: tensors, maxShardSize: maxShardSize, overwrite: overwrite, shardFormat: .torch(aliases: aliases))
         case let .safetensors(path):
             return try SafeTensorsWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite)
         case let .shardedSafetensors(folder, prefix, maxShardSize):
