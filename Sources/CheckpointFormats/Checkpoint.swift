@@ -11,7 +11,6 @@ public enum Checkpoint {
             case let .unsupported(path, detected):
                 let advice: String
                 switch detected {
-                case .gguf: advice = "GGUF support is not in this build yet"
                 case .zip, .legacyTorch, .pickle, .torchPreview: advice = "PyTorch checkpoints are not supported by this build yet"
                 case .gitLFSPointer, .html, .empty: advice = "get the real file"
                 default: advice = "ckpt reads safetensors files and sharded safetensors folders"
@@ -37,7 +36,12 @@ public enum Checkpoint {
         let file = try ReadOnlyFile(path: path)
         let detected = DetectedFormat.sniff(try file.read(at: 0, count: min(file.size, 512)))
         switch detected {
+        case .gguf:
+            let reader = try GGUFReader(path: path)
+            return GGUFSplitReader.isSplit(reader) ? try GGUFSplitReader(path: path, opened: reader) : reader
         case .safetensors, .unknown, .empty:
+            // A file named .gguf that is not one gets the GGUF reader's precise refusal.
+            if path.hasSuffix(".gguf") { return try GGUFReader(path: path) }
             // Unknown first bytes still go to the safetensors reader: its errors are the precise ones.
             return try SafeTensorsReader(path: path)
         default:

@@ -7,6 +7,8 @@ import Glibc
 public enum CheckpointFormat: String, Sendable, CaseIterable {
     case safetensors
     case shardedSafetensors = "safetensors (sharded)"
+    case gguf
+    case splitGGUF = "gguf (split)"
 }
 
 /// Where a tensor's bytes lie on disk.
@@ -23,10 +25,13 @@ public struct CheckpointMetadata: Sendable {
     public var safetensors: [(key: String, value: String)]?
     /// Index-level metadata of a sharded folder (`metadata` of `model.safetensors.index.json`).
     public var index: [(key: String, value: String)]
+    /// GGUF key/values (typed, file order); nil for other formats.
+    public var gguf: GGUFMetadata?
 
-    public init(safetensors: [(key: String, value: String)]? = nil, index: [(key: String, value: String)] = []) {
+    public init(safetensors: [(key: String, value: String)]? = nil, index: [(key: String, value: String)] = [], gguf: GGUFMetadata? = nil) {
         self.safetensors = safetensors
         self.index = index
+        self.gguf = gguf
     }
 }
 
