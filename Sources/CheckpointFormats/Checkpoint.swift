@@ -36,7 +36,7 @@ public enum Checkpoint {
         let file = try ReadOnlyFile(path: path)
         let detected = DetectedFormat.sniff(try file.read(at: 0, count: min(file.size, 512)))
         switch detected {
-        case .gguf:
+        case .gguf where !path.hasSuffix(".safetensors"):
             let reader = try GGUFReader(path: path)
             return GGUFSplitReader.isSplit(reader) ? try GGUFSplitReader(path: path, opened: reader) : reader
         case .safetensors, .unknown, .empty:
