@@ -49,6 +49,12 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("shard-size"), help: ArgumentHelp("Split the output into shards of at most SIZE (5GB = 5·10⁹ bytes, 5GiB = 5·2³⁰).", valueName: "SIZE"))
     var shardSize: String?
 
+    @Option(name: .customLong("split-max-size"), help: ArgumentHelp("GGUF output: split into parts of at most SIZE of tensor data, as gguf-py and llama-gguf-split do (NAME-0000k-of-0000n.gguf).", valueName: "SIZE"))
+    var splitMaxSize: String?
+
+    @Option(name: .customLong("split-max-tensors"), help: ArgumentHelp("GGUF output: split into parts of at most N tensors.", valueName: "N"))
+    var splitMaxTensors: Int?
+
     @Flag(name: .long, help: "Replace OUT if it exists.")
     var force = false
 
@@ -66,9 +72,17 @@ struct ConvertCommand: ParsableCommand {
             guard let size = ByteSize.parse(shardSize) else { throw UsageError("--shard-size '\(shardSize)' is not a size (examples: 5GB, 500MB, 2GiB)") }
             maxShard = size
         }
-        let target: OutputTarget
+        var target: OutputTarget
         do {
             target = try OutputTarget.resolve(path: output, format: to, shardSize: maxShard)
+            if splitMaxSize != nil || splitMaxTensors != nil {
+                let size = try splitMaxSize.map { text in
+                    guard let size = ByteSize.parse(text), size > 0 else { throw UsageError("--split-max-size '\(text)' is not a size (examples: 2GB, 500MB)") }
+                    return size
+                } ?? 0
+                guard (splitMaxTensors ?? 1) > 0 else { throw UsageError("--split-max-tensors must be at least 1") }
+                target = try target.splitting(maxSize: size, maxTensors: splitMaxTensors ?? 0)
+            }
         } catch let error as OutputTarget.ResolutionError {
             throw UsageError(error.description)
         }
@@ -76,7 +90,15 @@ struct ConvertCommand: ParsableCommand {
         let reader = try Checkpoint.open(input)
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
         let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
-        let writer = try target.makeWriter(metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
+        let (writer, dropped) = try target.makeWriter(carrying: reader.metadata, tensors: plan.outputTensors, overwrite: force)
+        if !quiet && !json {
+            if dropped > 0 {
+                Terminal.printError("ckpt: note: \(dropped) GGUF key/values are not carried: safetensors metadata holds strings only (keys named safetensors.* are)")
+            }
+            for key in reader.metadata.gguf?.nestedArrayKeys ?? [] where target.storesBlockTypes {
+                Terminal.printError("ckpt: warning: key '\(escapedForTerminal(key))' holds an array of arrays: llama.cpp will refuse the output (gguf-py reads it)")
+            }
+        }
         let progress = ProgressLine(label: "converting", enabled: !quiet)
         try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }
         progress.finish()

@@ -52,6 +52,7 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
     case nameTooLongToWrite(file: String, tensor: String)
     case invalidAlignmentToWrite(file: String, alignment: String)
     case arrayElementTypeMismatch(file: String, key: String)
+    case tooManySplitParts(file: String, parts: Int)
 
     /// The case name, stable for tests and the malformed-corpus manifest.
     public var caseName: String {
@@ -156,6 +157,8 @@ public enum GGUFError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(q(file)): tensor name \(q(tensor)) is longer than \(GGUFConstants.maxNameBytes) bytes, which llama.cpp refuses; shorten it with --rename"
         case let .invalidAlignmentToWrite(file, alignment):
             return "\(q(file)): general.alignment must be a UINT32 power of two, got \(alignment)"
+        case let .tooManySplitParts(file, parts):
+            return "\(q(file)): the split limits give \(parts) parts, more than split.count (u16) can number; raise --split-max-size or --split-max-tensors"
         case let .arrayElementTypeMismatch(file, key):
             return "\(q(file)): key \(q(key)): array elements do not all have the declared element type"
         }

@@ -34,6 +34,12 @@ public final class GGUFWriter: CheckpointWriter {
         try accept(count) { try output.copy(from: file, offset: offset, count: count) }
     }
 
+    /// Whether every tensor's bytes arrived (trailing empty tensors are settled first).
+    func isComplete() throws -> Bool {
+        try padEmptyTensors()
+        return position == tensors.count
+    }
+
     public func finish() throws {
         try padEmptyTensors()
         guard position == tensors.count else {
