@@ -11,7 +11,6 @@ public enum Checkpoint {
             case let .unsupported(path, detected):
                 let advice: String
                 switch detected {
-                case .gguf: advice = "GGUF support is not in this build yet"
                 case .legacyTorch, .pickle, .torchPreview: advice = "re-save it with a current torch.save (zip format)"
                 case .gitLFSPointer, .html, .empty: advice = "get the real file"
                 default: advice = "ckpt reads safetensors files and sharded safetensors folders"
@@ -51,7 +50,12 @@ public enum Checkpoint {
             return try CompressedCheckpointReader(path: path, file: file)
         }
         switch detected {
+        case .gguf where !path.hasSuffix(".safetensors"):
+            let reader = try GGUFReader(path: path)
+            return GGUFSplitReader.isSplit(reader) ? try GGUFSplitReader(path: path, opened: reader) : reader
         case .safetensors, .unknown, .empty:
+            // A file named .gguf that is not one gets the GGUF reader's precise refusal.
+            if path.hasSuffix(".gguf") { return try GGUFReader(path: path) }
             // Unknown first bytes still go to the safetensors reader: its errors are the precise ones.
             return try SafeTensorsReader(path: path)
         case .zip where !path.hasSuffix(".safetensors"):

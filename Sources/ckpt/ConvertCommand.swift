@@ -62,6 +62,12 @@ struct ConvertCommand: ParsableCommand {
 
     @OptionGroup var torch: TorchOptions
 
+    @Option(name: .customLong("split-max-size"), help: ArgumentHelp("GGUF output: split into parts of at most SIZE of tensor data, as gguf-py and llama-gguf-split do (NAME-0000k-of-0000n.gguf).", valueName: "SIZE"))
+    var splitMaxSize: String?
+
+    @Option(name: .customLong("split-max-tensors"), help: ArgumentHelp("GGUF output: split into parts of at most N tensors.", valueName: "N"))
+    var splitMaxTensors: Int?
+
     @Flag(name: .long, help: "Replace OUT if it exists.")
     var force = false
 
@@ -80,9 +86,18 @@ struct ConvertCommand: ParsableCommand {
             maxShard = size
         }
         let compression = try OutputCompression.resolve(output: output, option: compress)
-        let target: OutputTarget
+        var target: OutputTarget
         do {
             target = try OutputTarget.resolve(path: compression?.plainPath ?? output, format: to, shardSize: maxShard)
+            if splitMaxSize != nil || splitMaxTensors != nil {
+                if compression != nil { throw UsageError("--split-max-size / --split-max-tensors write several files and --compress writes one; drop one of them") }
+                let size = try splitMaxSize.map { text in
+                    guard let size = ByteSize.parse(text), size > 0 else { throw UsageError("--split-max-size '\(text)' is not a size (examples: 2GB, 500MB)") }
+                    return size
+                } ?? 0
+                guard (splitMaxTensors ?? 1) > 0 else { throw UsageError("--split-max-tensors must be at least 1") }
+                target = try target.splitting(maxSize: size, maxTensors: splitMaxTensors ?? 0)
+            }
         } catch let error as OutputTarget.ResolutionError {
             throw UsageError(error.description)
         }
@@ -91,14 +106,22 @@ struct ConvertCommand: ParsableCommand {
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
         let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
         let aliases = plan.outputAliases(reader.metadata.aliases, selection: selection)
-        let outputMetadata = reader.metadata.safetensorsOutput(aliases: aliases)
         let writer: any CheckpointWriter
+        let dropped: Int
         if let compression {
-            let compressing = try compression.makeWriter(format: to, shardSize: maxShard, metadata: outputMetadata, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
+            let compressing = try compression.makeWriter(format: to, shardSize: maxShard, carrying: reader.metadata, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
             compressing.compressionProgress = CompressionProgress.line(enabled: !quiet)
-            writer = compressing
+            (writer, dropped) = (compressing, compression.droppedKeys(carrying: reader.metadata, format: to))
         } else {
-            writer = try target.makeWriter(metadata: outputMetadata, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
+            (writer, dropped) = try target.makeWriter(carrying: reader.metadata, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
+        }
+        if !quiet && !json {
+            if dropped > 0 {
+                Terminal.printError("ckpt: note: \(dropped) GGUF key/values are not carried: safetensors metadata holds strings only (keys named safetensors.* are)")
+            }
+            for key in reader.metadata.gguf?.nestedArrayKeys ?? [] where target.storesBlockTypes {
+                Terminal.printError("ckpt: warning: key '\(escapedForTerminal(key))' holds an array of arrays: llama.cpp will refuse the output (gguf-py reads it)")
+            }
         }
         let progress = ProgressLine(label: "converting", enabled: !quiet)
         try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }

@@ -177,24 +177,24 @@ import CheckpointCore
         // Shards cannot be compressed into one file.
         let compression = try #require(try OutputCompression.resolve(output: temporary + "/x.safetensors", option: "zstd"))
         #expect(throws: ZstdError.self) {
-            try compression.makeWriter(format: nil, shardSize: 100, metadata: nil, tensors: [], overwrite: false)
+            try compression.makeWriter(format: nil, shardSize: 100, carrying: CheckpointMetadata(), tensors: [], overwrite: false)
         }
         // An existing destination fails before any work, and is left alone.
         try writeBytes([1, 2, 3], to: temporary + "/x.safetensors.zst")
         #expect(throws: FileError.self) {
-            try compression.makeWriter(format: nil, shardSize: nil, metadata: nil, tensors: [], overwrite: false)
+            try compression.makeWriter(format: nil, shardSize: nil, carrying: CheckpointMetadata(), tensors: [], overwrite: false)
         }
         #expect(try fileBytes(temporary + "/x.safetensors.zst") == [1, 2, 3])
         // A writer aborted half-way leaves neither the scratch file nor a partial output.
         let reader = try Checkpoint.open(input)
-        let writer = try compression.makeWriter(format: nil, shardSize: nil, metadata: nil, tensors: reader.tensors, overwrite: true)
+        let writer = try compression.makeWriter(format: nil, shardSize: nil, carrying: CheckpointMetadata(), tensors: reader.tensors, overwrite: true)
         let first = try #require(writer.writeOrder.first)
         try writer.write(try reader.data(at: first).bytes)
         writer.abort()
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary) == ["x.safetensors.zst"])
         #expect(try fileBytes(temporary + "/x.safetensors.zst") == [1, 2, 3])
         // finish() with tensors missing fails and cleans up the same way.
-        let incomplete = try compression.makeWriter(format: nil, shardSize: nil, metadata: nil, tensors: reader.tensors, overwrite: true)
+        let incomplete = try compression.makeWriter(format: nil, shardSize: nil, carrying: CheckpointMetadata(), tensors: reader.tensors, overwrite: true)
         #expect(throws: WriterSequenceError.self) { try incomplete.finish() }
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary) == ["x.safetensors.zst"])
     }
@@ -206,7 +206,7 @@ func convert(_ input: String, to output: String, compress: String?, workers: Int
     let reader = try Checkpoint.open(input)
     let plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
     if let compression = try OutputCompression.resolve(output: output, option: compress) {
-        var writer = try compression.makeWriter(format: nil, shardSize: nil, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: false)
+        var writer = try compression.makeWriter(format: nil, shardSize: nil, carrying: reader.metadata, tensors: plan.outputTensors, overwrite: false)
         if let workers {
             writer = try CompressingWriter(destination: compression.path, level: compression.level, workers: workers, overwrite: false) { path in
                 try SafeTensorsWriter(destination: path, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: true)

@@ -25,12 +25,18 @@ public struct OutputCompression: Sendable, Equatable {
 
     /// A writer for the format `plainPath` (or `format`) names, compressed into `path` with one
     /// worker thread per core.
-    public func makeWriter(format: String?, shardSize: Int?, metadata: [(key: String, value: String)]?, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool) throws -> CompressingWriter {
+    public func makeWriter(format: String?, shardSize: Int?, carrying source: CheckpointMetadata, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool) throws -> CompressingWriter {
         guard shardSize == nil else {
             throw ZstdError.cannotCompress(output: path, reason: "--shard-size writes several files and --compress writes one; drop one of them (or compress each shard with zstd afterwards)")
         }
         return try CompressingWriter(destination: path, level: level, workers: sysconfProcessors(), overwrite: overwrite) { scratchPath in
-            try OutputTarget.resolve(path: scratchPath, format: format, shardSize: nil).makeWriter(metadata: metadata, tensors: tensors, aliases: aliases, overwrite: true)
+            try OutputTarget.resolve(path: scratchPath, format: format, shardSize: nil).makeWriter(carrying: source, tensors: tensors, aliases: aliases, overwrite: true).writer
         }
+    }
+
+    /// How many source key/values the compressed output cannot hold (see `OutputTarget.makeWriter(carrying:)`).
+    public func droppedKeys(carrying source: CheckpointMetadata, format: String?) -> Int {
+        guard let target = try? OutputTarget.resolve(path: plainPath, format: format, shardSize: nil), !target.storesBlockTypes else { return 0 }
+        return GGUFMetadataMapping.safetensorsMetadata(from: source).dropped
     }
 }

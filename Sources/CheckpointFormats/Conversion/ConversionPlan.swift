@@ -17,6 +17,7 @@ public struct ConversionPlan: Sendable {
         case notAnIntegerType(DType)
         case notAFloatType(DType)
         case packedCast(tensor: String, from: DType, to: DType)
+        case blockQuantizedOutput(tensor: String, dtype: DType)
 
         public var description: String {
             switch self {
@@ -28,6 +29,8 @@ public struct ConversionPlan: Sendable {
                 return "--int-dtype \(type.userName) is not an integer type"
             case let .notAFloatType(type):
                 return "--dtype \(type.userName) is not a floating-point type (use --int-dtype for integer tensors)"
+            case let .blockQuantizedOutput(tensor, dtype):
+                return "tensor '\(escapedForTerminal(tensor))' is \(GGMLType.name(of: dtype) ?? dtype.userName), a ggml block type that only GGUF stores, and this build cannot dequantize it; write GGUF or --exclude it"
             case let .packedCast(tensor, from, to):
                 return "tensor '\(escapedForTerminal(tensor))' is \(from.userName): packed 4/6-bit tensors cannot be cast to \(to.userName); --exclude it or keep its dtype"
             }
