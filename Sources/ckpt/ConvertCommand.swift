@@ -85,13 +85,13 @@ struct ConvertCommand: ParsableCommand {
             throw UsageError(error.description)
         }
         let started = Clock.now()
-        let reader = try Checkpoint.open(input)
+        let reader = try Checkpoint.open(input, decompressionProgress: CompressionProgress.line("decompressing", enabled: !quiet))
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
         let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
         let writer: any CheckpointWriter
         if let compression {
             let compressing = try compression.makeWriter(format: to, shardSize: maxShard, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
-            compressing.compressionProgress = CompressionProgress.line(enabled: !quiet)
+            compressing.compressionProgress = CompressionProgress.line("compressing", enabled: !quiet)
             writer = compressing
         } else {
             writer = try target.makeWriter(metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)

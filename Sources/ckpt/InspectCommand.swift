@@ -30,7 +30,7 @@ struct InspectCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        let reader = try Checkpoint.open(path)
+        let reader = try Checkpoint.open(path, decompressionProgress: CompressionProgress.line("decompressing", enabled: true))
         let selection = try TensorSelection(include: filter.map { [$0] } ?? [])
         let report = InspectReport(reader: reader, selection: selection, filtered: filter != nil)
         if json {
