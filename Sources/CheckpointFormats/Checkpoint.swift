@@ -24,8 +24,9 @@ public enum Checkpoint {
 
     /// Opens a file or a folder. A folder is a sharded set (by its index) or holds one safetensors file
     /// (or, failing that, one PyTorch `.bin`/`.pt`/`.pth` file such as a PEFT `adapter_model.bin`).
-    /// `torch` applies to PyTorch checkpoints (`--key`, `--verify`).
-    public static func open(_ path: String, torch: TorchReadOptions = TorchReadOptions()) throws -> any CheckpointReader {
+    /// `torch` applies to PyTorch checkpoints (`--key`, `--verify`). A zstd-compressed file is
+    /// decompressed first; `decompressionProgress` then receives (compressed bytes read, compressed size).
+    public static func open(_ path: String, torch: TorchReadOptions = TorchReadOptions(), decompressionProgress: ((Int, Int) -> Void)? = nil) throws -> any CheckpointReader {
         if FolderListing.isFolder(path) {
             if ShardedSafeTensorsReader.indexPath(inFolder: path) != nil {
                 return try ShardedSafeTensorsReader(path: path)
@@ -47,7 +48,7 @@ public enum Checkpoint {
         let file = try ReadOnlyFile(path: path)
         let detected = DetectedFormat.sniff(try file.read(at: 0, count: min(file.size, 512)))
         if detected == .zstd || ZstdFormat.hasExtension(path) {
-            return try CompressedCheckpointReader(path: path, file: file)
+            return try CompressedCheckpointReader(path: path, file: file, torch: torch, progress: decompressionProgress)
         }
         switch detected {
         case .gguf where !path.hasSuffix(".safetensors"):

@@ -13,7 +13,9 @@ struct BenchCommand: ParsableCommand {
         Generates the project's benchmark checkpoint (Llama-like, bf16, hidden 2048, intermediate 5632, \
         32000 vocabulary, untied lm_head; about 0.97 GB with 8 layers) in a temporary folder, then times, \
         in the same run and with the file in the page cache: cp, cp followed by fsync (ckpt fsyncs its \
-        outputs), `ckpt convert` keeping bf16, and `ckpt convert --dtype f16`. Conversions run as child \
+        outputs), `ckpt convert` keeping bf16, and `ckpt convert --dtype f16`; then zstd level 3 \
+        compression and decompression through `ckpt convert` against `zstd -3 -T0` and `zstd -d` (when \
+        installed) and cp, on the same bytes. Conversions run as child \
         processes so that their peak RSS is measured. Also reports how many bytes `inspect` reads. \
         Figures are ratios to the cp baselines of the same run. The folder is removed afterwards.
         """
@@ -27,6 +29,9 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .long, help: "Runs per measurement; the median is reported.")
     var `repeat` = 3
+
+    @Flag(name: .customLong("no-zstd"), help: "Skip the zstd compression and decompression measurements.")
+    var noZstd = false
 
     @Flag(name: .long, help: "Keep the generated folder.")
     var keep = false
@@ -42,8 +47,9 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let parent = dir ?? getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         guard FolderListing.isFolder(parent) else { throw UsageError("--dir '\(escapedForTerminal(parent))' is not a folder") }
-        // The source and one output at a time, plus room for headers and the file system's own needs.
-        let needed = 2 * BenchModel.tensorBytes(layers: layers) + (64 << 20)
+        // The source and one output at a time, plus room for headers and the file system's own needs;
+        // the zstd runs add a compressed copy and a scratch file (each at most the model's size).
+        let needed = 2 * BenchModel.tensorBytes(layers: layers) + (64 << 20) + (noZstd ? 0 : 2 * BenchModel.tensorBytes(layers: layers))
         let folder = try BenchFolder(parent: parent, needed: needed, keep: keep)
         defer {
             if keep { Terminal.printError("kept \(escapedForTerminal(folder.path))") } else { folder.remove() }
@@ -61,10 +67,12 @@ struct BenchCommand: ParsableCommand {
         let runs = try measure(model, in: folder, status: status)
         status.show("inspect (in-process header read)")
         let inspect = try BenchInspect.measure(model.path, runs: `repeat`)
-        let report = BenchReport(
+        let compression = noZstd ? nil : try BenchCompression.measure(model, in: folder, runs: `repeat`, status: status)
+        var report = BenchReport(
             model: model, layers: layers, machine: BenchMachine.current(folder: folder.path),
             residentBefore: residentBefore, residentAfter: BenchPageCache.residentFraction(model.path),
             cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect)
+        report.compression = compression
         status.clear()
         print(json ? JSONEmitter(style: .python(indent: 2)).text(report.json) : report.text, terminator: json ? "\n" : "")
     }

@@ -40,6 +40,8 @@ struct BenchReport {
     let cast: BenchMeasurement
     let inspectProcess: BenchMeasurement
     let inspect: BenchInspect
+    /// zstd figures, unless skipped with --no-zstd.
+    var compression: BenchCompression? = nil
 
     var rssBudget: Int { 2 * model.largestTensor + 100 * 1024 * 1024 }
     var runsPerMeasurement: Int { cp.runs.count }
@@ -86,7 +88,7 @@ struct BenchReport {
         out += "own peak is the child's VmHWM sampled every 10 ms (not shown for runs under 0.1 s).\n"
         out += "inspect     opening the checkpoint read \(Numbers.grouped(inspect.bytesRead)) bytes of \(ByteSize.describe(model.fileBytes)) (rchar), \(inspect.pageFaults) page faults, \(ByteSize.formatted(inspect.seconds * 1000, decimals: 2)) ms\n\n"
         for goal in goals { out += (goal.met ? "met     " : "MISSED  ") + goal.name + " (" + goal.shown + ")\n" }
-        return out
+        return out + (compression?.text ?? "")
     }
 
     private var inherited: String {
@@ -144,6 +146,7 @@ struct BenchReport {
                 JSONMember("median_seconds", number(inspect.seconds)),
                 JSONMember("process", entry(inspectProcess, throughput: false)),
             ])),
+            JSONMember("zstd", compression?.json ?? .null),
             JSONMember("rss_budget_bytes", integer(rssBudget)),
             JSONMember("goals", .array(goals.map { goal in
                 .object([

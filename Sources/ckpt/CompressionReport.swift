@@ -3,12 +3,12 @@ import CheckpointFormats
 
 /// How `convert` shows zstd compression: a progress line while compressing, and sizes in the report.
 enum CompressionProgress {
-    /// A progress callback that draws its own line from the first compressed chunk (so its rate counts
-    /// compression only) and clears it at the end.
-    static func line(enabled: Bool) -> (Int, Int) -> Void {
+    /// A progress callback that draws its own line from the first chunk (so its rate counts only the
+    /// (de)compression) and clears it at the end.
+    static func line(_ label: String, enabled: Bool) -> (Int, Int) -> Void {
         var progress: ProgressLine?
         return { done, total in
-            if progress == nil { progress = ProgressLine(label: "compressing", enabled: enabled) }
+            if progress == nil { progress = ProgressLine(label: label, enabled: enabled) }
             progress?.update(done: done, total: total)
             if done == total { progress?.finish() }
         }

@@ -102,7 +102,7 @@ struct ConvertCommand: ParsableCommand {
             throw UsageError(error.description)
         }
         let started = Clock.now()
-        let reader = try Checkpoint.open(input, torch: torch.readOptions)
+        let reader = try Checkpoint.open(input, torch: torch.readOptions, decompressionProgress: CompressionProgress.line("decompressing", enabled: !quiet))
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
         let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
         let aliases = plan.outputAliases(reader.metadata.aliases, selection: selection)
@@ -110,7 +110,7 @@ struct ConvertCommand: ParsableCommand {
         let dropped: Int
         if let compression {
             let compressing = try compression.makeWriter(format: to, shardSize: maxShard, carrying: reader.metadata, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
-            compressing.compressionProgress = CompressionProgress.line(enabled: !quiet)
+            compressing.compressionProgress = CompressionProgress.line("compressing", enabled: !quiet)
             (writer, dropped) = (compressing, compression.droppedKeys(carrying: reader.metadata, format: to))
         } else {
             (writer, dropped) = try target.makeWriter(carrying: reader.metadata, tensors: plan.outputTensors, aliases: aliases, overwrite: force)

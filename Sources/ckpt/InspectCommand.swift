@@ -35,7 +35,7 @@ struct InspectCommand: ParsableCommand {
     var ggmlOrder = false
 
     func run() throws {
-        let reader = try Checkpoint.open(path, torch: torch.readOptions)
+        let reader = try Checkpoint.open(path, torch: torch.readOptions, decompressionProgress: CompressionProgress.line("decompressing", enabled: true))
         let selection = try TensorSelection(include: filter.map { [$0] } ?? [])
         var report = InspectReport(reader: reader, selection: selection, filtered: filter != nil)
         report.showNE = ggmlOrder

@@ -27,27 +27,26 @@ public enum ZstdCompressor {
         }
         try check(ZSTD_CCtx_setPledgedSrcSize(context, UInt64(file.size)))
 
-        let outputCapacity = ZSTD_CStreamOutSize() * 8
-        try ZstdFormat.withBuffers(input: inputChunk, output: outputCapacity) { input, compressed in
-            var offset = 0
+        let input = OwnedBytes(count: inputChunk)
+        let compressed = OwnedBytes(count: ZSTD_CStreamOutSize() * 8)
+        var offset = 0
+        repeat {
+            let count = min(inputChunk, file.size - offset)
+            let chunk = UnsafeMutableRawBufferPointer(rebasing: input.bytes[0..<count])
+            try file.read(into: chunk, at: offset)
+            offset += count
+            let last = offset == file.size
+            var source = ZSTD_inBuffer(src: chunk.baseAddress, size: count, pos: 0)
+            // With ZSTD_e_end the call returns 0 only once the frame is complete and flushed; with
+            // ZSTD_e_continue, once the input is consumed. Worker threads compress in the meantime.
+            var remaining = 0
             repeat {
-                let count = min(inputChunk, file.size - offset)
-                let chunk = UnsafeMutableRawBufferPointer(rebasing: input[0..<count])
-                try file.read(into: chunk, at: offset)
-                offset += count
-                let last = offset == file.size
-                var source = ZSTD_inBuffer(src: chunk.baseAddress, size: count, pos: 0)
-                // With ZSTD_e_end the call returns 0 only once the frame is complete and flushed; with
-                // ZSTD_e_continue, once the input is consumed.
-                var remaining = 0
-                repeat {
-                    var target = ZSTD_outBuffer(dst: compressed.baseAddress, size: compressed.count, pos: 0)
-                    remaining = ZSTD_compressStream2(context, &target, &source, last ? ZSTD_e_end : ZSTD_e_continue)
-                    try check(remaining)
-                    try output.write(UnsafeRawBufferPointer(rebasing: compressed[0..<target.pos]))
-                } while last ? remaining != 0 : source.pos < source.size
-                progress?(offset, file.size)
-            } while offset < file.size
-        }
+                var target = ZSTD_outBuffer(dst: compressed.bytes.baseAddress, size: compressed.count, pos: 0)
+                remaining = ZSTD_compressStream2(context, &target, &source, last ? ZSTD_e_end : ZSTD_e_continue)
+                try check(remaining)
+                try output.write(UnsafeRawBufferPointer(rebasing: compressed.bytes[0..<target.pos]))
+            } while last ? remaining != 0 : source.pos < source.size
+            progress?(offset, file.size)
+        } while offset < file.size
     }
 }

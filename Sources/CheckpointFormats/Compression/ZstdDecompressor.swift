@@ -2,7 +2,8 @@ import CheckpointCore
 import CZstd
 
 /// Streaming decompression of a whole zstd file into a scratch file, every frame in turn as `zstd -d`
-/// does (`ZSTD_decompressStream`), with memory bounded by the two buffers and the frame's window.
+/// does (`ZSTD_decompressStream`), with memory bounded by the buffers and the frame's window.
+/// Decompression and writing overlap: a `WritePipeline` writes one output buffer while the next fills.
 enum ZstdDecompressor {
     static let inputChunk = 1 << 20
     static let outputChunk = 1 << 22
@@ -18,34 +19,48 @@ enum ZstdDecompressor {
         if ZSTD_isError(set) != 0 {
             throw ZstdError.libraryFailure(file: file.path, operation: "decompressing", reason: ZstdFormat.errorName(set))
         }
-        return try ZstdFormat.withBuffers(input: inputChunk, output: outputChunk) { input, output in
-            var offset = 0
-            var produced = 0
-            // 0 once a frame is completely decoded and flushed; anything else means a frame is still open.
-            var pending = 0
+        let pipeline = WritePipeline { bytes in try scratch.write(bytes) }
+        let input = OwnedBytes(count: inputChunk)
+        var output = try pipeline.nextBuffer(minimumCount: outputChunk)
+        var target = ZSTD_outBuffer(dst: output.bytes.baseAddress, size: outputChunk, pos: 0)
+        var offset = 0
+        var produced = 0
+        // 0 once a frame is completely decoded and flushed; anything else means a frame is still open.
+        var pending = 0
+        do {
             while offset < file.size {
                 let count = min(inputChunk, file.size - offset)
-                let chunk = UnsafeMutableRawBufferPointer(rebasing: input[0..<count])
+                let chunk = UnsafeMutableRawBufferPointer(rebasing: input.bytes[0..<count])
                 try file.read(into: chunk, at: offset)
                 var source = ZSTD_inBuffer(src: chunk.baseAddress, size: count, pos: 0)
-                var target = ZSTD_outBuffer(dst: output.baseAddress, size: output.count, pos: 0)
+                var full = false
                 // Continue while input remains or the output filled up (the decoder may hold more).
                 repeat {
-                    target.pos = 0
                     let result = ZSTD_decompressStream(context, &target, &source)
                     if ZSTD_isError(result) != 0 {
                         throw classify(result, file: file.path, offset: offset + source.pos, produced: produced + target.pos)
                     }
-                    try scratch.write(UnsafeRawBufferPointer(rebasing: output[0..<target.pos]))
-                    produced += target.pos
                     pending = result
-                } while source.pos < source.size || target.pos == target.size
+                    full = target.pos == target.size
+                    if full {
+                        pipeline.submit(output, count: target.pos)
+                        produced += target.pos
+                        output = try pipeline.nextBuffer(minimumCount: outputChunk)
+                        target = ZSTD_outBuffer(dst: output.bytes.baseAddress, size: outputChunk, pos: 0)
+                    }
+                } while source.pos < source.size || full
                 offset += count
                 progress?(offset, file.size)
             }
-            guard pending == 0 else { throw ZstdError.truncated(file: file.path, size: file.size, produced: produced) }
-            return produced
+            pipeline.submit(output, count: target.pos)
+            produced += target.pos
+            try pipeline.drain()
+        } catch {
+            try? pipeline.drain()
+            throw error
         }
+        guard pending == 0 else { throw ZstdError.truncated(file: file.path, size: file.size, produced: produced) }
+        return produced
     }
 
     private static func classify(_ result: Int, file: String, offset: Int, produced: Int) -> ZstdError {

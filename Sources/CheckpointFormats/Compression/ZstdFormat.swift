@@ -36,17 +36,6 @@ public enum ZstdFormat {
 
     public static func hasExtension(_ path: String) -> Bool { path.lowercased().hasSuffix(fileExtension) }
 
-    /// Runs `body` with two fresh 64-byte aligned buffers (input and output of a stream), freed after.
-    static func withBuffers<T>(input: Int, output: Int, _ body: (UnsafeMutableRawBufferPointer, UnsafeMutableRawBufferPointer) throws -> T) rethrows -> T {
-        let first = UnsafeMutableRawBufferPointer.allocate(byteCount: input, alignment: 64)
-        let second = UnsafeMutableRawBufferPointer.allocate(byteCount: output, alignment: 64)
-        defer {
-            first.deallocate()
-            second.deallocate()
-        }
-        return try body(first, second)
-    }
-
     /// libzstd's name for the error code in `result` (`ZSTD_getErrorName`).
     static func errorName(_ result: Int) -> String {
         String(cString: ZSTD_getErrorName(result))

@@ -131,7 +131,7 @@ public struct Converter {
 /// writes while the caller fills the other of two output buffers, so `pread`, the conversion and
 /// `write` no longer wait for each other (on two cores the kernel copies dominate).
 final class WritePipeline: @unchecked Sendable {
-    private let writer: any CheckpointWriter
+    private let sink: (UnsafeRawBufferPointer) throws -> Void
     private let queue = DispatchQueue(label: "ckpt.convert.writer")
     private let group = DispatchGroup()
     private let failures = FailureBox()
@@ -142,7 +142,10 @@ final class WritePipeline: @unchecked Sendable {
     /// semaphores are given back at deinit, which Dispatch requires.
     private var held = [false, false]
 
-    init(writer: any CheckpointWriter) { self.writer = writer }
+    init(writer: any CheckpointWriter) { self.sink = writer.write }
+
+    /// A pipeline into any byte sink (the zstd decompressor writes its scratch file through one).
+    init(sink: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.sink = sink }
 
     deinit {
         group.wait()
@@ -170,7 +173,7 @@ final class WritePipeline: @unchecked Sendable {
         slot ^= 1
         queue.async(group: group) { [self] in
             if failures.first == nil {
-                do { try writer.write(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count])) } catch { failures.record(error) }
+                do { try sink(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count])) } catch { failures.record(error) }
             }
             free[index].signal()
         }
