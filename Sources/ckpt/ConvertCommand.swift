@@ -15,10 +15,17 @@ struct ConvertCommand: ParsableCommand {
         a folder; with --shard-size, NAME.safetensors or a folder gets NAME-0000k-of-0000n.safetensors \
         shards and NAME.safetensors.index.json, as transformers' save_pretrained does.
 
+        OUT ending in .bin, .pt or .pth writes a PyTorch checkpoint laid out byte for byte as torch.save \
+        writes the dict of tensors (except the 40 digits of .data/serialization_id); with --shard-size, \
+        NAME-0000k-of-0000n.bin shards and NAME.bin.index.json. PyTorch input is read without running its \
+        pickle; tied tensors are written once (safetensors output records the other names in its metadata).
+
         Examples:
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
           ckpt convert big/ out/ --shard-size 5GB
           ckpt convert in.safetensors out.safetensors --exclude lm_head
+          ckpt convert pytorch_model.bin model.safetensors
+          ckpt convert trainer.ckpt.pt model.safetensors --key state_dict
         """
     )
 
@@ -28,7 +35,7 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The output file or folder.")
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("Output format (default: from OUT's extension). Values: safetensors.", valueName: "FORMAT"))
+    @Option(name: .long, help: ArgumentHelp("Output format (default: from OUT's extension). Values: safetensors, pytorch.", valueName: "FORMAT"))
     var to: String?
 
     @Option(name: .long, help: ArgumentHelp("Cast floating-point tensors to this dtype: f32, f16, bf16, f64, f8_e4m3, f8_e5m2, f8_e4m3fnuz, f8_e5m2fnuz, f8_e8m0.", valueName: "DTYPE"))
@@ -78,8 +85,10 @@ struct ConvertCommand: ParsableCommand {
         let reader = try Checkpoint.open(input, torch: torch.readOptions)
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
         let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
-        let aliases = plan.outputAliases(reader.metadata.aliases, selection: selection)
-        let writer = try target.makeWriter(metadata: reader.metadata.safetensorsOutput(aliases: aliases), tensors: plan.outputTensors, aliases: aliases, overwrite: force)
+        // Tied tensors: the reader's, and for PyTorch output also those a safetensors source records.
+        let implied = target.isPyTorch ? reader.metadata.savedModelAliases(tensorNames: reader.tensors.map(\.name)) : []
+        let aliases = plan.outputAliases(reader.metadata.aliases + implied, selection: selection)
+        let writer = try target.makeWriter(metadata: reader.metadata.safetensorsOutput(aliases: target.isPyTorch ? [] : aliases), tensors: plan.outputTensors, aliases: aliases, overwrite: force)
         let progress = ProgressLine(label: "converting", enabled: !quiet)
         try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }
         progress.finish()
