@@ -15,7 +15,10 @@ struct BenchCommand: ParsableCommand {
         in the same run and with the file in the page cache: cp, cp followed by fsync (ckpt fsyncs its \
         outputs), `ckpt convert` keeping bf16, and `ckpt convert --dtype f16`. Conversions run as child \
         processes so that their peak RSS is measured. Also reports how many bytes `inspect` reads. \
-        Figures are ratios to the cp baselines of the same run. The folder is removed afterwards.
+        Then writes the checkpoint as a torch.save zip and times `ckpt convert` of it to safetensors, and \
+        the same conversion by torch.load + safetensors' save_file when a Python with torch is found \
+        ($CKPT_PYTHON, ~/.cache/ckpt/venv, python3). Figures are ratios to the cp baselines of the same run. \
+        The folder is removed afterwards.
         """
     )
 
@@ -43,7 +46,7 @@ struct BenchCommand: ParsableCommand {
         let parent = dir ?? getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         guard FolderListing.isFolder(parent) else { throw UsageError("--dir '\(escapedForTerminal(parent))' is not a folder") }
         // The source and one output at a time, plus room for headers and the file system's own needs.
-        let needed = 2 * BenchModel.tensorBytes(layers: layers) + (64 << 20)
+        let needed = 3 * BenchModel.tensorBytes(layers: layers) + (64 << 20)
         let folder = try BenchFolder(parent: parent, needed: needed, keep: keep)
         defer {
             if keep { Terminal.printError("kept \(escapedForTerminal(folder.path))") } else { folder.remove() }
@@ -61,10 +64,11 @@ struct BenchCommand: ParsableCommand {
         let runs = try measure(model, in: folder, status: status)
         status.show("inspect (in-process header read)")
         let inspect = try BenchInspect.measure(model.path, runs: `repeat`)
+        let torch = try BenchTorch.measure(model, in: folder, runs: `repeat`, status: status)
         let report = BenchReport(
             model: model, layers: layers, machine: BenchMachine.current(folder: folder.path),
             residentBefore: residentBefore, residentAfter: BenchPageCache.residentFraction(model.path),
-            cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect)
+            cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect, torch: torch)
         status.clear()
         print(json ? JSONEmitter(style: .python(indent: 2)).text(report.json) : report.text, terminator: json ? "\n" : "")
     }
