@@ -17,7 +17,10 @@ struct BenchCommand: ParsableCommand {
         compression and decompression through `ckpt convert` against `zstd -3 -T0` and `zstd -d` (when \
         installed) and cp, on the same bytes. Conversions run as child \
         processes so that their peak RSS is measured. Also reports how many bytes `inspect` reads. \
-        Figures are ratios to the cp baselines of the same run. The folder is removed afterwards.
+        Then writes the checkpoint as a torch.save zip and times `ckpt convert` of it to safetensors, and \
+        the same conversion by torch.load + safetensors' save_file when a Python with torch is found \
+        ($CKPT_PYTHON, ~/.cache/ckpt/venv, python3). Figures are ratios to the cp baselines of the same run. \
+        The folder is removed afterwards.
         """
     )
 
@@ -47,9 +50,9 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let parent = dir ?? getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         guard FolderListing.isFolder(parent) else { throw UsageError("--dir '\(escapedForTerminal(parent))' is not a folder") }
-        // The source and one output at a time, plus room for headers and the file system's own needs;
-        // the zstd runs add a compressed copy and a scratch file (each at most the model's size).
-        let needed = 2 * BenchModel.tensorBytes(layers: layers) + (64 << 20) + (noZstd ? 0 : 2 * BenchModel.tensorBytes(layers: layers))
+        // The source and one output at a time (the PyTorch copy of the model too), plus room for headers
+        // and the file system's own needs; the zstd runs add a compressed copy and a scratch file.
+        let needed = 3 * BenchModel.tensorBytes(layers: layers) + (64 << 20) + (noZstd ? 0 : 2 * BenchModel.tensorBytes(layers: layers))
         let folder = try BenchFolder(parent: parent, needed: needed, keep: keep)
         defer {
             if keep { Terminal.printError("kept \(escapedForTerminal(folder.path))") } else { folder.remove() }
@@ -68,10 +71,11 @@ struct BenchCommand: ParsableCommand {
         status.show("inspect (in-process header read)")
         let inspect = try BenchInspect.measure(model.path, runs: `repeat`)
         let compression = noZstd ? nil : try BenchCompression.measure(model, in: folder, runs: `repeat`, status: status)
+        let torch = try BenchTorch.measure(model, in: folder, runs: `repeat`, status: status)
         var report = BenchReport(
             model: model, layers: layers, machine: BenchMachine.current(folder: folder.path),
             residentBefore: residentBefore, residentAfter: BenchPageCache.residentFraction(model.path),
-            cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect)
+            cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect, torch: torch)
         report.compression = compression
         status.clear()
         print(json ? JSONEmitter(style: .python(indent: 2)).text(report.json) : report.text, terminator: json ? "\n" : "")

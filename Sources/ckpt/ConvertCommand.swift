@@ -21,12 +21,19 @@ struct ConvertCommand: ParsableCommand {
         zstd-compressed file (zstd -d gives back the plain file): the plain file is written next to OUT \
         first, then compressed with one thread per core. A folder of shards cannot be compressed.
 
+        OUT ending in .bin, .pt or .pth writes a PyTorch checkpoint laid out byte for byte as torch.save \
+        writes the dict of tensors (except the 40 digits of .data/serialization_id); with --shard-size, \
+        NAME-0000k-of-0000n.bin shards and NAME.bin.index.json. PyTorch input is read without running its \
+        pickle; tied tensors are written once (safetensors output records the other names in its metadata).
+
         Examples:
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
           ckpt convert big/ out/ --shard-size 5GB
           ckpt convert in.safetensors out.safetensors --exclude lm_head
           ckpt convert model.safetensors.zst model.safetensors
           ckpt convert model.safetensors small.safetensors --compress zstd:9
+          ckpt convert pytorch_model.bin model.safetensors
+          ckpt convert trainer.ckpt.pt model.safetensors --key state_dict
         """
     )
 
@@ -36,7 +43,7 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The output file or folder.")
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("Output format (default: from OUT's extension). Values: safetensors.", valueName: "FORMAT"))
+    @Option(name: .long, help: ArgumentHelp("Output format (default: from OUT's extension). Values: safetensors, pytorch.", valueName: "FORMAT"))
     var to: String?
 
     @Option(name: .long, help: ArgumentHelp("Cast floating-point tensors to this dtype: f32, f16, bf16, f64, f8_e4m3, f8_e5m2, f8_e4m3fnuz, f8_e5m2fnuz, f8_e8m0.", valueName: "DTYPE"))
@@ -105,7 +112,9 @@ struct ConvertCommand: ParsableCommand {
         let reader = try Checkpoint.open(input, torch: torch.readOptions, decompressionProgress: CompressionProgress.line("decompressing", enabled: !quiet))
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
         let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
-        let aliases = plan.outputAliases(reader.metadata.aliases, selection: selection)
+        // Tied tensors: the reader's, and for PyTorch output also those a safetensors source records.
+        let implied = target.isPyTorch ? reader.metadata.savedModelAliases(tensorNames: reader.tensors.map(\.name)) : []
+        let aliases = plan.outputAliases(reader.metadata.aliases + implied, selection: selection)
         let writer: any CheckpointWriter
         let dropped: Int
         if let compression {

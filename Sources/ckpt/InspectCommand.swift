@@ -119,6 +119,9 @@ struct InspectReport {
         for (number, entry) in metadata.index.enumerated() {
             line(number == 0 ? "index" : "", "\(escapedForTerminal(entry.key)) = \(escapedForTerminal(entry.value))")
         }
+        if let torch = metadata.torch {
+            for (key, value) in TorchReport.lines(torch, aliases: metadata.aliases, names: reader.tensors.map(\.name)) { line(key, value) }
+        }
         for warning in warnings { line("warning", escapedForTerminal(warning)) }
         if includeTensors {
             out += "\n"
@@ -175,6 +178,9 @@ struct InspectReport {
         }
         if reader.format == .shardedSafetensors {
             members.append(JSONMember("index_metadata", .object(metadata.index.map { JSONMember($0.key, .string($0.value)) })))
+        }
+        if let torch = metadata.torch {
+            members.append(JSONMember("pytorch", TorchReport.json(torch, aliases: metadata.aliases)))
         }
         members.append(JSONMember("warnings", .array(warnings.map { .string($0) })))
         if includeTensors {

@@ -101,7 +101,7 @@ public enum OutputTarget: Sendable, Equatable {
             var carried = source
             let (strings, dropped) = GGUFMetadataMapping.safetensorsMetadata(from: source)
             carried.safetensors = strings
-            let metadata = carried.safetensorsOutput(aliases: aliases)
+            let metadata = carried.safetensorsOutput(aliases: isPyTorch ? [] : aliases)
             return (try makeWriter(metadata: metadata, tensors: tensors, aliases: aliases, overwrite: overwrite), dropped)
         }
     }

@@ -36,7 +36,7 @@ public struct TorchArchive: @unchecked Sendable {
         }
         guard let pickleEntry = record("data.pkl") else { throw TorchError.noDataPickle(file: path) }
         if let versionEntry = record("version") ?? record(".data/version") {
-            let text = String(decoding: UnsafeRawBufferPointer(try zip.contents(of: versionEntry, verify: verify).bytes).prefix(32), as: UTF8.self)
+            let text = String(decoding: try zip.contents(of: versionEntry, verify: verify).byteArray.prefix(32), as: UTF8.self)
             let trimmed = text.trimmingCharacters(in: " \n\r\t")
             guard let number = Int(trimmed) else { throw TorchError.badVersion(file: path, text: trimmed) }
             guard TorchArchive.supportedVersions.contains(number) else { throw TorchError.unsupportedVersion(file: path, version: number) }
@@ -45,13 +45,13 @@ public struct TorchArchive: @unchecked Sendable {
             version = nil
         }
         if let orderEntry = record("byteorder") {
-            let text = String(decoding: UnsafeRawBufferPointer(try zip.contents(of: orderEntry, verify: verify).bytes).prefix(16), as: UTF8.self)
+            let text = String(decoding: try zip.contents(of: orderEntry, verify: verify).byteArray.prefix(16), as: UTF8.self)
             guard text == "little" || text == "big" else { throw TorchError.unknownByteOrder(file: path, text: text) }
             bigEndian = text == "big"
         } else {
             bigEndian = false
         }
-        let pickleBytes = Array(try zip.contents(of: pickleEntry, verify: verify).bytes)
+        let pickleBytes = try zip.contents(of: pickleEntry, verify: verify).byteArray
         var machine = PickleMachine(data: pickleBytes, limits: limits)
         do {
             root = try machine.run()

@@ -48,7 +48,11 @@ public final class TorchReader: CheckpointReader, @unchecked Sendable {
         let path = zip.path
         self.path = path
         archive = try TorchArchive(zip: zip, verify: options.verify, limits: options.limits)
-        stateDict = try TorchStateDict.select(from: archive.root, key: options.key, file: path)
+        do {
+            stateDict = try TorchStateDict.select(from: archive.root, key: options.key, file: path)
+        } catch let error as PickleError {
+            throw TorchError.pickle(file: path, error: error)
+        }
         var tensors: [TensorInfo] = []
         var views: [TorchTensor] = []
         var aliases: [(name: String, target: String)] = []
@@ -105,7 +109,9 @@ public final class TorchReader: CheckpointReader, @unchecked Sendable {
             return TensorData(borrowing: try mapped.bytes(at: location.offset, count: location.count), from: mapped)
         }
         let storage = try archive.zip.contents(of: entry)
-        return TensorData(owning: StridedCopy.gather(views[index], from: storage.bytes, byteCount: tensors[index].byteCount, swapBytes: archive.bigEndian))
+        return TensorData(owning: storage.withBytes {
+            StridedCopy.gather(views[index], from: $0, byteCount: tensors[index].byteCount, swapBytes: archive.bigEndian)
+        })
     }
 
     public func source(of index: Int) -> (file: ReadOnlyFile, offset: Int, count: Int)? {

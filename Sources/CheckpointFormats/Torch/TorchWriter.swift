@@ -38,7 +38,12 @@ public final class TorchWriter: CheckpointWriter {
 
     /// Creates the output and writes every record before the tensor data. `aliases` name earlier
     /// tensors again (alias name, kept name); an alias whose kept tensor is absent is dropped.
-    public init(destination: String, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], folder: String? = nil, overwrite: Bool) throws {
+    public convenience init(destination: String, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], folder: String? = nil, overwrite: Bool) throws {
+        try self.init(destination: destination, tensors: tensors, aliases: aliases, folder: folder, overwrite: overwrite, zip64Threshold: Int(UInt32.max))
+    }
+
+    /// `zip64Threshold` below 4 GiB makes small records use zip64 fields (tests of that path).
+    init(destination: String, tensors: [TensorInfo], aliases: [(name: String, target: String)], folder: String?, overwrite: Bool, zip64Threshold: Int) throws {
         var names = Set<[UInt8]>()
         for tensor in tensors {
             guard names.insert(Array(tensor.name.utf8)).inserted else { throw SafeTensorsError.duplicateName(file: destination, tensor: tensor.name) }
@@ -62,6 +67,7 @@ public final class TorchWriter: CheckpointWriter {
             }
         }
         zip = AlignedZipWriter(output: try AtomicOutput(destination: destination, overwrite: overwrite))
+        zip.zip64Threshold = zip64Threshold
         do {
             try zip.addRecord(name: folder + "/data.pkl", bytes: TorchPickleWriter.pickle(entries))
             try zip.addRecord(name: folder + "/.format_version", bytes: Array("1".utf8))
@@ -75,12 +81,14 @@ public final class TorchWriter: CheckpointWriter {
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws {
         try accept(bytes.count)
+        guard bytes.count > 0 else { return }
         try zip.append(bytes)
         try closeIfComplete()
     }
 
     public func copy(from file: ReadOnlyFile, offset: Int, count: Int) throws {
         try accept(count)
+        guard count > 0 else { return }
         try zip.append(from: file, offset: offset, count: count)
         try closeIfComplete()
     }

@@ -28,6 +28,9 @@ public enum ZipError: Error, Sendable, Equatable, CustomStringConvertible {
     case inflateFailed(file: String, entry: String, reason: String)
     case inflatedSizeMismatch(file: String, entry: String, declared: Int, actual: Int)
 
+    /// The case name, stable for tests and reports.
+    public var caseName: String { Mirror(reflecting: self).children.first?.label ?? "\(self)" }
+
     public var description: String {
         func q(_ text: String) -> String { "'" + escapedForTerminal(text) + "'" }
         switch self {

@@ -28,6 +28,16 @@ public enum PickleError: Error, Sendable, Equatable, CustomStringConvertible {
     case unsupportedDType(name: String, offset: Int)
     case viewOutOfBounds(shape: [Int], stride: [Int], offset: Int, needed: Int, storageElements: Int)
 
+    /// The case name, stable for tests and reports.
+    public var caseName: String {
+        switch self {
+        case .cycle: return "cycle"
+        case .sealedMutation: return "sealedMutation"
+        case .noStop: return "noStop"
+        default: return Mirror(reflecting: self).children.first?.label ?? "\(self)"
+        }
+    }
+
     public var description: String {
         switch self {
         case let .truncated(offset, opcode):
