@@ -55,6 +55,12 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("split-max-tensors"), help: ArgumentHelp("GGUF output: split into parts of at most N tensors.", valueName: "N"))
     var splitMaxTensors: Int?
 
+    @Option(name: .long, help: ArgumentHelp("Map tensor names, Q/K rows and hyper-parameters between a Hugging Face folder (config.json) and llama.cpp's GGUF layout, either way. Values: llama (Llama, Mistral).", valueName: "ARCH"))
+    var arch: String?
+
+    @Option(name: .customLong("vocab-from"), help: ArgumentHelp("With --arch, copy the tokenizer.* keys of this GGUF file into the output.", valueName: "FILE.gguf"))
+    var vocabFrom: String?
+
     @Flag(name: .long, help: "Replace OUT if it exists.")
     var force = false
 
@@ -89,9 +95,20 @@ struct ConvertCommand: ParsableCommand {
         let started = Clock.now()
         let reader = try Checkpoint.open(input)
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
-        let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
-        let (writer, dropped) = try target.makeWriter(carrying: reader.metadata, tensors: plan.outputTensors, overwrite: force)
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
+        var carried = reader.metadata
+        var notes: [String] = []
+        if let arch {
+            guard arch.lowercased() == "llama" else { throw UsageError("--arch '\(arch)': ckpt maps the llama family (llama, mistral); pass --arch llama") }
+            let prepared = try LlamaConversion.prepare(input: input, reader: reader, toGGUF: target.storesBlockTypes, plan: &plan, vocabFrom: vocabFrom)
+            carried = prepared.metadata
+            notes = prepared.notes
+        } else if vocabFrom != nil {
+            throw UsageError("--vocab-from goes with --arch llama")
+        }
+        let (writer, dropped) = try target.makeWriter(carrying: carried, tensors: plan.outputTensors, overwrite: force)
         if !quiet && !json {
+            for note in notes { Terminal.printError("ckpt: note: \(note)") }
             if dropped > 0 {
                 Terminal.printError("ckpt: note: \(dropped) GGUF key/values are not carried: safetensors metadata holds strings only (keys named safetensors.* are)")
             }

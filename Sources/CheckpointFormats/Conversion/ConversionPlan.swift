@@ -8,7 +8,11 @@ public struct ConversionPlan: Sendable {
         /// The tensor as it will be written (name after renames, dtype after casts).
         public var output: TensorInfo
         public var sourceDType: DType
+        /// Rows reordered on the way (llama Q/K for `--arch llama`); nil keeps the row order.
+        public var rowPermutation: RowPermutation? = nil
         public var isCast: Bool { output.dtype != sourceDType }
+        /// Whether the bytes change on the way (otherwise they are copied as they are).
+        public var isTransformed: Bool { isCast || rowPermutation != nil }
     }
 
     public enum PlanError: Error, CustomStringConvertible {
@@ -18,6 +22,8 @@ public struct ConversionPlan: Sendable {
         case notAFloatType(DType)
         case packedCast(tensor: String, from: DType, to: DType)
         case blockQuantizedOutput(tensor: String, dtype: DType)
+        case unmappedTensor(tensor: String, architecture: String)
+        case permutationDoesNotFit(tensor: String, rows: Int, heads: Int)
 
         public var description: String {
             switch self {
@@ -29,6 +35,10 @@ public struct ConversionPlan: Sendable {
                 return "--int-dtype \(type.userName) is not an integer type"
             case let .notAFloatType(type):
                 return "--dtype \(type.userName) is not a floating-point type (use --int-dtype for integer tensors)"
+            case let .unmappedTensor(tensor, architecture):
+                return "tensor '\(escapedForTerminal(tensor))' has no \(architecture) name in llama.cpp's scheme; --exclude it or convert without --arch"
+            case let .permutationDoesNotFit(tensor, rows, heads):
+                return "tensor '\(escapedForTerminal(tensor))' has \(rows) rows, which do not split into \(heads) heads of an even size; config.json does not match the weights"
             case let .blockQuantizedOutput(tensor, dtype):
                 return "tensor '\(escapedForTerminal(tensor))' is \(GGMLType.name(of: dtype) ?? dtype.userName), a ggml block type that only GGUF stores, and this build cannot dequantize it; write GGUF or --exclude it"
             case let .packedCast(tensor, from, to):
@@ -63,6 +73,32 @@ public struct ConversionPlan: Sendable {
         }
         guard !items.isEmpty || tensors.isEmpty else { throw PlanError.nothingSelected }
         self.items = items
+    }
+
+    /// Renames, reorders rows of, or drops (nil) each planned tensor, as an architecture mapping says.
+    public mutating func map(architecture: String, _ transform: (TensorInfo) -> (name: String, permutation: RowPermutation?)??) throws {
+        var mapped: [Item] = []
+        var sourceOfName: [[UInt8]: String] = [:]
+        for var item in items {
+            guard let result = transform(item.output) else {
+                throw PlanError.unmappedTensor(tensor: item.output.name, architecture: architecture)
+            }
+            guard let (name, permutation) = result else { continue }
+            if let permutation {
+                let rows = item.output.shape.first ?? 1
+                guard permutation.fits(rows: rows) else {
+                    throw PlanError.permutationDoesNotFit(tensor: item.output.name, rows: rows, heads: permutation.heads)
+                }
+            }
+            if let other = sourceOfName[Array(name.utf8)] {
+                throw PlanError.duplicateOutputName(name: name, sources: [other, item.output.name])
+            }
+            sourceOfName[Array(name.utf8)] = item.output.name
+            item.output = item.output.renamed(name)
+            item.rowPermutation = permutation
+            mapped.append(item)
+        }
+        items = mapped
     }
 
     public var outputTensors: [TensorInfo] { items.map(\.output) }

@@ -40,6 +40,13 @@ public struct Converter {
                 let item = plan.items[position]
                 reader.willRead(item.source)
                 defer { reader.didRead(item.source) }
+                if item.rowPermutation != nil {
+                    try pipeline.drain()
+                    try writePermuted(item, into: writer)
+                    done += item.output.byteCount
+                    progress?(done, total)
+                    continue
+                }
                 if !item.isCast {
                     try pipeline.drain()
                     if let source = reader.source(of: item.source) {
@@ -98,7 +105,7 @@ public struct Converter {
     }
 
     /// Splits one chunk across `threads` workers (element ranges aligned to whole elements).
-    private func convertInParallel(_ source: UnsafeRawBufferPointer, _ from: DType, _ target: UnsafeMutableRawBufferPointer, _ to: DType, _ count: Int) throws {
+    func convertInParallel(_ source: UnsafeRawBufferPointer, _ from: DType, _ target: UnsafeMutableRawBufferPointer, _ to: DType, _ count: Int) throws {
         let workers = count >= 1 << 16 ? threads : 1
         let inWidth = from.bits / 8
         let outWidth = to.bits / 8
