@@ -61,6 +61,9 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("vocab-from"), help: ArgumentHelp("With --arch, copy the tokenizer.* keys of this GGUF file into the output.", valueName: "FILE.gguf"))
     var vocabFrom: String?
 
+    @Option(name: .customLong("base-config"), help: ArgumentHelp("With --arch and a PEFT adapter folder: the base model's config.json (or its folder), for the head counts of the Q/K permutation.", valueName: "PATH"))
+    var baseConfig: String?
+
     @Flag(name: .long, help: "Replace OUT if it exists.")
     var force = false
 
@@ -100,11 +103,17 @@ struct ConvertCommand: ParsableCommand {
         var notes: [String] = []
         if let arch {
             guard arch.lowercased() == "llama" else { throw UsageError("--arch '\(arch)': ckpt maps the llama family (llama, mistral); pass --arch llama") }
-            let prepared = try LlamaConversion.prepare(input: input, reader: reader, toGGUF: target.storesBlockTypes, plan: &plan, vocabFrom: vocabFrom)
+            let prepared: LlamaConversion.Prepared
+            if PEFTLoRAConfig.isAdapterFolder(input) {
+                guard target.storesBlockTypes else { throw UsageError("a PEFT adapter folder converts to a GGUF LoRA adapter: write a .gguf output") }
+                prepared = try LlamaLoRAConversion.prepare(folder: input, reader: reader, plan: &plan, baseConfig: baseConfig)
+            } else {
+                prepared = try LlamaConversion.prepare(input: input, reader: reader, toGGUF: target.storesBlockTypes, plan: &plan, vocabFrom: vocabFrom)
+            }
             carried = prepared.metadata
             notes = prepared.notes
-        } else if vocabFrom != nil {
-            throw UsageError("--vocab-from goes with --arch llama")
+        } else if vocabFrom != nil || baseConfig != nil {
+            throw UsageError("--vocab-from and --base-config go with --arch llama")
         }
         let (writer, dropped) = try target.makeWriter(carrying: carried, tensors: plan.outputTensors, overwrite: force)
         if !quiet && !json {

@@ -109,5 +109,8 @@ func pythonWithGGUF() -> String? {
         #expect(report["checked"] as? Int == 21)
         #expect((report["different"] as? [String]) == [])
         try expectGGUFPyAgrees(python, output)
+        let adapter = temporary + "/adapter.gguf"
+        _ = try GGUFLoRATests().convert(adapter)
+        try expectGGUFPyAgrees(python, adapter)
     }
 }

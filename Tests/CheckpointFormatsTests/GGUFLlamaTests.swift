@@ -48,9 +48,9 @@ import CheckpointCore
         let config = try LlamaConfig.read(Self.folder + "/hf_llama")
         #expect(config.heads == 4 && config.kvHeads == 2 && config.ropeTheta == 10000 && config.headDim == 16)
         let q = try #require(LlamaNames.toGGUF("model.layers.1.self_attn.q_proj.weight", config: config) ?? nil)
-        #expect(q.name == "blk.1.attn_q.weight" && q.permutation == RowPermutation(heads: 4))
+        #expect(q.name == "blk.1.attn_q.weight" && q.rowPermutation == RowPermutation(heads: 4))
         let k = try #require(LlamaNames.toGGUF("model.layers.0.self_attn.k_proj.weight", config: config) ?? nil)
-        #expect(k.name == "blk.0.attn_k.weight" && k.permutation == RowPermutation(heads: 2))
+        #expect(k.name == "blk.0.attn_k.weight" && k.rowPermutation == RowPermutation(heads: 2))
         #expect((LlamaNames.toGGUF("model.embed_tokens.weight", config: config) ?? nil)?.name == "token_embd.weight")
         #expect((LlamaNames.toHF("blk.3.ffn_down.weight", config: config) ?? nil)?.name == "model.layers.3.mlp.down_proj.weight")
         #expect((LlamaNames.toHF("output.weight", config: config) ?? nil)?.name == "lm_head.weight")
@@ -71,7 +71,7 @@ import CheckpointCore
         }
         // A vocabulary whose size does not match the embedding.
         try FileManager.default.copyItem(atPath: Self.folder + "/hf_llama", toPath: temporary + "/hf")
-        #expect(throws: LlamaConversion.VocabularyError.self) {
+        #expect(throws: LlamaConversion.MappingError.self) {
             _ = try convert(temporary + "/hf", temporary + "/b.gguf", vocab: Self.folder + "/all_kv_types.gguf")
         }
         #expect(!FileManager.default.fileExists(atPath: temporary + "/b.gguf"))

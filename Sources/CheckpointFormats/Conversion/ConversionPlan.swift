@@ -1,5 +1,20 @@
 import CheckpointCore
 
+/// How an architecture mapping changes one tensor: its new name, and the reshaping on the way.
+public struct TensorTransform: Sendable, Equatable {
+    public var name: String
+    public var rowPermutation: RowPermutation?
+    public var transposed: Bool
+    public var scale: Double?
+
+    public init(name: String, rowPermutation: RowPermutation? = nil, transposed: Bool = false, scale: Double? = nil) {
+        self.name = name
+        self.rowPermutation = rowPermutation
+        self.transposed = transposed
+        self.scale = scale
+    }
+}
+
 /// What a conversion will do to each tensor, decided and checked before any byte is written.
 public struct ConversionPlan: Sendable {
     public struct Item: Sendable {
@@ -10,9 +25,13 @@ public struct ConversionPlan: Sendable {
         public var sourceDType: DType
         /// Rows reordered on the way (llama Q/K for `--arch llama`); nil keeps the row order.
         public var rowPermutation: RowPermutation? = nil
+        /// A 2-D tensor written transposed (GGUF LoRA `token_embd` A factors).
+        public var transposed = false
+        /// A factor every element is multiplied by (a LoRA scale baked into B), computed in float32.
+        public var scale: Double? = nil
         public var isCast: Bool { output.dtype != sourceDType }
-        /// Whether the bytes change on the way (otherwise they are copied as they are).
-        public var isTransformed: Bool { isCast || rowPermutation != nil }
+        /// Whether the tensor is reshaped or rescaled on the way (not only cast or copied).
+        public var isTransformed: Bool { rowPermutation != nil || transposed || scale != nil }
     }
 
     public enum PlanError: Error, CustomStringConvertible {
@@ -76,15 +95,16 @@ public struct ConversionPlan: Sendable {
     }
 
     /// Renames, reorders rows of, or drops (nil) each planned tensor, as an architecture mapping says.
-    public mutating func map(architecture: String, _ transform: (TensorInfo) -> (name: String, permutation: RowPermutation?)??) throws {
+    public mutating func map(architecture: String, _ transform: (TensorInfo) -> TensorTransform??) throws {
         var mapped: [Item] = []
         var sourceOfName: [[UInt8]: String] = [:]
         for var item in items {
             guard let result = transform(item.output) else {
                 throw PlanError.unmappedTensor(tensor: item.output.name, architecture: architecture)
             }
-            guard let (name, permutation) = result else { continue }
-            if let permutation {
+            guard let change = result else { continue }
+            let name = change.name
+            if let permutation = change.rowPermutation {
                 let rows = item.output.shape.first ?? 1
                 guard permutation.fits(rows: rows) else {
                     throw PlanError.permutationDoesNotFit(tensor: item.output.name, rows: rows, heads: permutation.heads)
@@ -95,7 +115,15 @@ public struct ConversionPlan: Sendable {
             }
             sourceOfName[Array(name.utf8)] = item.output.name
             item.output = item.output.renamed(name)
-            item.rowPermutation = permutation
+            if change.transposed {
+                guard item.output.shape.count == 2, !item.output.dtype.isBlockQuantized else {
+                    throw PlanError.permutationDoesNotFit(tensor: item.output.name, rows: item.output.shape.first ?? 0, heads: 1)
+                }
+                item.output = try TensorInfo(name: name, dtype: item.output.dtype, shape: item.output.shape.reversed())
+            }
+            item.rowPermutation = change.rowPermutation
+            item.transposed = change.transposed
+            item.scale = change.scale
             mapped.append(item)
         }
         items = mapped

@@ -40,9 +40,9 @@ public struct Converter {
                 let item = plan.items[position]
                 reader.willRead(item.source)
                 defer { reader.didRead(item.source) }
-                if item.rowPermutation != nil {
+                if item.isTransformed {
                     try pipeline.drain()
-                    try writePermuted(item, into: writer)
+                    try writeTransformed(item, into: writer)
                     done += item.output.byteCount
                     progress?(done, total)
                     continue

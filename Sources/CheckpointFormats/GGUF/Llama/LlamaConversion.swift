@@ -3,7 +3,7 @@ import CheckpointCore
 /// `ckpt convert --arch llama`: Hugging Face Llama/Mistral checkpoints to llama.cpp's GGUF layout and
 /// back. Plans the renames and Q/K row permutations, and builds the output's metadata.
 public enum LlamaConversion {
-    public struct VocabularyError: Error, CustomStringConvertible {
+    public struct MappingError: Error, CustomStringConvertible {
         public let description: String
     }
 
@@ -18,7 +18,7 @@ public enum LlamaConversion {
     public static func prepare(input: String, reader: any CheckpointReader, toGGUF: Bool, plan: inout ConversionPlan, vocabFrom: String?) throws -> Prepared {
         if let gguf = reader.metadata.gguf {
             guard !toGGUF else {
-                throw VocabularyError(description: "--arch llama maps Hugging Face checkpoints to GGUF and back; '\(escapedForTerminal(input))' is already GGUF (convert without --arch)")
+                throw MappingError(description: "--arch llama maps Hugging Face checkpoints to GGUF and back; '\(escapedForTerminal(input))' is already GGUF (convert without --arch)")
             }
             let config = try LlamaConfig(gguf: gguf, file: input)
             try plan.map(architecture: "llama") { LlamaNames.toHF($0.name, config: config) }
@@ -29,7 +29,7 @@ public enum LlamaConversion {
             return Prepared(metadata: CheckpointMetadata(safetensors: [("format", "pt")]), notes: notes)
         }
         guard toGGUF else {
-            throw VocabularyError(description: "--arch llama converts a Hugging Face folder to GGUF or a llama GGUF back; write a .gguf output")
+            throw MappingError(description: "--arch llama converts a Hugging Face folder to GGUF or a llama GGUF back; write a .gguf output")
         }
         let folder = FolderListing.isFolder(input) ? input : Paths.folder(of: input)
         let config = try LlamaConfig.read(folder)
@@ -39,12 +39,12 @@ public enum LlamaConversion {
         if let vocabFrom {
             let tokenizer = try GGUFReader(path: vocabFrom).header.metadata.entries.filter { $0.key.hasPrefix("tokenizer.") }
             guard !tokenizer.isEmpty else {
-                throw VocabularyError(description: "'\(escapedForTerminal(vocabFrom))' has no tokenizer.* keys to copy")
+                throw MappingError(description: "'\(escapedForTerminal(vocabFrom))' has no tokenizer.* keys to copy")
             }
             if case let .array(tokens)? = GGUFMetadata(tokenizer)["tokenizer.ggml.tokens"],
                let embedding = plan.items.first(where: { $0.output.name == "token_embd.weight" })?.output,
                embedding.shape.first != tokens.values.count {
-                throw VocabularyError(description: "'\(escapedForTerminal(vocabFrom))' has \(tokens.values.count) tokens but token_embd.weight has \(embedding.shape.first ?? 0) rows; use the vocabulary of this model")
+                throw MappingError(description: "'\(escapedForTerminal(vocabFrom))' has \(tokens.values.count) tokens but token_embd.weight has \(embedding.shape.first ?? 0) rows; use the vocabulary of this model")
             }
             for entry in tokenizer { metadata.set(entry.key, entry.value) }
         } else {

@@ -34,19 +34,19 @@ public enum LlamaNames {
 
     /// Mapping of one Hugging Face tensor to GGUF: nil when it has no llama.cpp name, `.some(nil)` when
     /// llama.cpp's converter drops it (rotary caches, a tied `lm_head`).
-    public static func toGGUF(_ name: String, config: LlamaConfig) -> (name: String, permutation: RowPermutation?)?? {
+    public static func toGGUF(_ name: String, config: LlamaConfig) -> TensorTransform?? {
         if name.hasSuffix(".rotary_emb.inv_freq") { return .some(nil) }
         if name == "lm_head.weight" && config.tieWordEmbeddings { return .some(nil) }
         guard let (module, suffix) = splitSuffix(name), let gguf = ggufModule(module) else { return nil }
         let heads = permutedHeads(ggufModule: gguf, config: config)
-        return (gguf + suffix, heads.map { RowPermutation(heads: $0) })
+        return TensorTransform(name: gguf + suffix, rowPermutation: heads.map { RowPermutation(heads: $0) })
     }
 
     /// Mapping of one GGUF tensor back to Hugging Face names, the permutation undone.
-    public static func toHF(_ name: String, config: LlamaConfig) -> (name: String, permutation: RowPermutation?)?? {
+    public static func toHF(_ name: String, config: LlamaConfig) -> TensorTransform?? {
         guard let (module, suffix) = splitSuffix(name), let hf = hfModule(module) else { return nil }
         let heads = permutedHeads(ggufModule: module, config: config)
-        return (hf + suffix, heads.map { RowPermutation(heads: $0, inverse: true) })
+        return TensorTransform(name: hf + suffix, rowPermutation: heads.map { RowPermutation(heads: $0, inverse: true) })
     }
 
     /// ("model.layers.3.mlp.up_proj", ".weight") from a tensor name ending in .weight or .bias.
