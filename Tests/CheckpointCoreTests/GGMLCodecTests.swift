@@ -40,7 +40,7 @@ import CheckpointCore
         #expect(throws: GGMLCodecError.unsupported(.q3K, .quantization)) { try quantize(.q3K, [Float](repeating: 0, count: 256), bytes: 110, rowLength: 256) }
         #expect(throws: GGMLCodecError.unsupported(.f32, .dequantization)) { try dequantize(.f32, [0, 0, 0, 0], floats: 1) }
         for type in [DType.iq2XXS, .iq2XS, .iq3XXS, .iq1S, .iq3S, .iq2S, .iq1M] { #expect(!GGMLCodec.canDequantize(type)) }
-        for type in [DType.q8_1, .q8K, .q2K, .q3K, .iq4NL, .iq4XS, .mxfp4] { #expect(!GGMLCodec.canQuantize(type)) }
+        for type in [DType.q8_1, .q8K, .q2K, .q3K, .iq4NL, .iq4XS] { #expect(!GGMLCodec.canQuantize(type)) }
     }
 
     @Test func rejectsMalformedSizes() {
@@ -75,13 +75,13 @@ import CheckpointCore
     }
 
     /// ggml writes an all-zero block of zeros for every type (the K-quant searches bail out on zero range).
-    @Test(arguments: [DType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4K, .q5K, .q6K, .tq1_0, .tq2_0])
+    @Test(arguments: [DType.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4K, .q5K, .q6K, .tq1_0, .tq2_0, .mxfp4])
     func zeroRowsEncodeToZeroScales(_ type: DType) throws {
         let layout = try #require(type.blockLayout)
         let bytes = try quantize(type, [Float](repeating: 0, count: 256), bytes: 256 / layout.elements * layout.bytes, rowLength: 256)
         let decoded = try dequantize(type, bytes, floats: 256)
         #expect(decoded.allSatisfy { $0 == 0 })
-        if [DType.q4K, .q5K, .q6K, .q8_0, .q4_1, .q5_1].contains(type) { #expect(bytes.allSatisfy { $0 == 0 }) }
+        if [DType.q4K, .q5K, .q6K, .q8_0, .q4_1, .q5_1, .mxfp4].contains(type) { #expect(bytes.allSatisfy { $0 == 0 }) }
     }
 
     /// Hand-computed blocks: Q4_0 of a block whose extreme is −8 has d = 1 and codes x + 8.

@@ -92,6 +92,7 @@ public enum GGMLCodec {
         case .q6K: return GGMLKQuantizers.quantizeQ6_K
         case .tq1_0: return GGMLLookupQuants.quantizeTQ1_0
         case .tq2_0: return GGMLLookupQuants.quantizeTQ2_0
+        case .mxfp4: return GGMLLookupQuants.quantizeMXFP4
         default: return nil
         }
     }

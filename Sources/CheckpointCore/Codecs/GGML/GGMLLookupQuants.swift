@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Block types whose codes index a fixed value table or a ternary alphabet: IQ4_NL, IQ4_XS (non-linear
 /// 4-bit), TQ1_0, TQ2_0 (ternary −1/0/1) and MXFP4 (e2m1 values with a power-of-two scale).
 enum GGMLLookupQuants {
@@ -150,6 +156,35 @@ enum GGMLLookupQuants {
                     }
                     GGMLField.storeByte(byte, block, 32 * half + l)
                 }
+            }
+        }
+    }
+
+    /// MXFP4 (ggml's `quantize_row_mxfp4_ref`): e = ⌊log2 max|x|⌋ − 2 + 127 with the C library's `log2f`
+    /// as ggml calls it, then for each element the first code of least |value·d − x|.
+    static func quantizeMXFP4(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, _ blocks: Int) {
+        mxfp4Values.withUnsafeBufferPointer { values in
+            GGMLBlocks.encode(source, destination, blocks, elements: 32, bytes: 17) { x, block in
+                var amax: Float = 0
+                for j in 0..<32 { amax = Swift.max(amax, x[j].magnitude) }
+                // Below 2^-125 ggml's cast to uint8_t is undefined; ckpt clamps to the smallest exponent.
+                let exponent = amax > 0 ? floorf(log2f(amax)) - 2 + 127 : 0
+                let e = UInt8(Swift.max(0, Swift.min(255, exponent)))
+                let d = e8m0Half(e)
+                GGMLField.storeByte(e, block, 0)
+                @inline(__always) func code(_ value: Float) -> UInt8 {
+                    var best: UInt8 = 0
+                    var bestError = (values[0] * d - value).magnitude
+                    for index in 1..<16 {
+                        let error = (values[index] * d - value).magnitude
+                        if error < bestError {
+                            best = UInt8(index)
+                            bestError = error
+                        }
+                    }
+                    return best
+                }
+                for j in 0..<16 { GGMLField.storeByte(code(x[j]) | code(x[j + 16]) << 4, block, 1 + j) }
             }
         }
     }
