@@ -31,8 +31,11 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Output format (default: from OUT's extension). Values: safetensors.", valueName: "FORMAT"))
     var to: String?
 
-    @Option(name: .long, help: ArgumentHelp("Cast floating-point tensors to this dtype: f32, f16, bf16, f64, f8_e4m3, f8_e5m2, f8_e4m3fnuz, f8_e5m2fnuz, f8_e8m0.", valueName: "DTYPE"))
+    @Option(name: .long, help: ArgumentHelp("Cast floating-point (and ggml-quantized) tensors to this dtype: f32, f16, bf16, f64, f8_e4m3, f8_e5m2, f8_e4m3fnuz, f8_e5m2fnuz, f8_e8m0; for GGUF output also q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, tq1_0, tq2_0, mxfp4 (1-D tensors and rows that are not whole blocks stay in float, as llama.cpp does).", valueName: "DTYPE"))
     var dtype: String?
+
+    @Option(name: .customLong("dtype-map"), help: ArgumentHelp("Per-tensor dtype: tensors whose input name matches REGEX get TYPE (first matching rule wins, before --dtype); repeatable.", valueName: "REGEX=TYPE"))
+    var dtypeMap: [String] = []
 
     @Option(name: .customLong("int-dtype"), help: ArgumentHelp("Also cast integer tensors to this integer dtype (values must fit).", valueName: "DTYPE"))
     var intDType: String?
@@ -98,9 +101,16 @@ struct ConvertCommand: ParsableCommand {
         let started = Clock.now()
         let reader = try Checkpoint.open(input)
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
-        var plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType, rules: DTypeRules(dtypeMap))
         var carried = reader.metadata
         var notes: [String] = []
+        if !target.storesBlockTypes {
+            let dequantized = try plan.dequantizeBlockTypes()
+            if dequantized > 0 { notes.append("\(dequantized) ggml-quantized tensor(s) dequantized to f32 (safetensors has no block types)") }
+        }
+        if !plan.keptInFloat.isEmpty {
+            notes.append("\(plan.keptInFloat.count) tensor(s) kept in float (1-D, or rows not a whole number of blocks), as llama.cpp does")
+        }
         if let arch {
             guard arch.lowercased() == "llama" else { throw UsageError("--arch '\(arch)': ckpt maps the llama family (llama, mistral); pass --arch llama") }
             let prepared: LlamaConversion.Prepared
@@ -111,7 +121,7 @@ struct ConvertCommand: ParsableCommand {
                 prepared = try LlamaConversion.prepare(input: input, reader: reader, toGGUF: target.storesBlockTypes, plan: &plan, vocabFrom: vocabFrom)
             }
             carried = prepared.metadata
-            notes = prepared.notes
+            notes += prepared.notes
         } else if vocabFrom != nil || baseConfig != nil {
             throw UsageError("--vocab-from and --base-config go with --arch llama")
         }

@@ -34,7 +34,8 @@ extension Converter {
         do {
             if let scale = item.scale {
                 let floats = OwnedBytes(count: count * 4)
-                try convertInParallel(UnsafeRawBufferPointer(gathered.bytes), dtype, floats.bytes, .f32, count)
+                var scratch: OwnedBytes?
+                try recode(UnsafeRawBufferPointer(gathered.bytes), dtype, into: floats.bytes, .f32, count: count, rowLength: max(item.output.shape.last ?? 1, 1), scratch: &scratch)
                 let values = floats.bytes.bindMemory(to: Float.self)
                 for index in values.indices { values[index] = Float(Double(values[index]) * scale) }
                 gathered = floats
@@ -42,7 +43,8 @@ extension Converter {
             }
             if dtype != item.output.dtype {
                 let converted = OwnedBytes(count: item.output.byteCount)
-                try convertInParallel(UnsafeRawBufferPointer(gathered.bytes), dtype, converted.bytes, item.output.dtype, count)
+                var scratch: OwnedBytes?
+                try recode(UnsafeRawBufferPointer(gathered.bytes), dtype, into: converted.bytes, item.output.dtype, count: count, rowLength: max(item.output.shape.last ?? 1, 1), scratch: &scratch)
                 gathered = converted
             }
         } catch {

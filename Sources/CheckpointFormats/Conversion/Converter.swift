@@ -47,6 +47,14 @@ public struct Converter {
                     progress?(done, total)
                     continue
                 }
+                if item.isCast && (item.sourceDType.isBlockQuantized || item.output.dtype.isBlockQuantized) {
+                    try pipeline.drain()
+                    try writeRecoded(item, into: writer) { bytes in
+                        done += bytes
+                        progress?(done, total)
+                    }
+                    continue
+                }
                 if !item.isCast {
                     try pipeline.drain()
                     if let source = reader.source(of: item.source) {
@@ -66,22 +74,11 @@ public struct Converter {
                     buffers = (OwnedBytes(count: chunk * max(inWidth, 8)), OwnedBytes(count: 0))
                 }
                 guard let (inputBuffer, _) = buffers else { continue }
-                // Read with pread(2) into a reused buffer: cheaper than faulting in mapped pages.
-                let source = reader.source(of: item.source)
-                let mapped = source == nil ? try reader.data(at: item.source) : nil
+                let chunks = try TensorChunks(reader: reader, index: item.source)
                 var start = 0
                 while start < count {
                     let n = min(chunk, count - start)
-                    let input: UnsafeRawBufferPointer
-                    if let source {
-                        let target = UnsafeMutableRawBufferPointer(rebasing: inputBuffer.bytes[0..<(n * inWidth)])
-                        try source.file.read(into: target, at: source.offset + start * inWidth)
-                        input = UnsafeRawBufferPointer(target)
-                    } else if let mapped {
-                        input = UnsafeRawBufferPointer(rebasing: mapped.bytes[(start * inWidth)..<((start + n) * inWidth)])
-                    } else {
-                        break
-                    }
+                    let input = try chunks.bytes(at: start * inWidth, count: n * inWidth, buffer: inputBuffer)
                     let outputBuffer = try pipeline.nextBuffer(minimumCount: chunk * max(outWidth, 8))
                     let target = UnsafeMutableRawBufferPointer(rebasing: outputBuffer.bytes[0..<(n * outWidth)])
                     do {
