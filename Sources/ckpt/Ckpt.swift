@@ -3,10 +3,11 @@ import ArgumentParser
 struct Ckpt: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ckpt",
-        abstract: "Inspect, convert and operate on model checkpoints (safetensors, sharded safetensors).",
+        abstract: "Inspect, convert and operate on model checkpoints (safetensors, sharded safetensors, GGUF).",
         discussion: """
         PATH arguments accept a .safetensors file, a sharded folder with model.safetensors.index.json \
-        (or the index file itself), or a folder holding one .safetensors file.
+        (or the index file itself), a folder holding one .safetensors file, or a .gguf file (any part of \
+        a split set).
 
         Exit status: 0 success; 2 usage error (bad option or value); 3 invalid or unsupported input \
         file; 4 I/O error (cannot read, write, or rename; disk full); 128+N killed by signal N, e.g. 130 for \

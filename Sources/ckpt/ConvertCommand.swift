@@ -15,10 +15,18 @@ struct ConvertCommand: ParsableCommand {
         a folder; with --shard-size, NAME.safetensors or a folder gets NAME-0000k-of-0000n.safetensors \
         shards and NAME.safetensors.index.json, as transformers' save_pretrained does.
 
+        OUT ending in .gguf writes GGUF as gguf-py's GGUFWriter does; --split-max-size or \
+        --split-max-tensors split it into parts. safetensors metadata travels as GGUF keys safetensors.KEY and back, so \
+        safetensors → GGUF → safetensors gives the same file. ggml-quantized tensors are copied into \
+        GGUF as they are and dequantized to f32 for other formats. --arch llama maps a Hugging Face \
+        folder (or a PEFT adapter folder) to llama.cpp's names and layout, and a llama GGUF back.
+
         Examples:
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
           ckpt convert big/ out/ --shard-size 5GB
           ckpt convert in.safetensors out.safetensors --exclude lm_head
+          ckpt convert Llama-3-8B/ llama.gguf --arch llama --vocab-from tok.gguf --dtype q8_0
+          ckpt convert model-Q4_K_M.gguf model.safetensors
         """
     )
 
@@ -34,7 +42,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Cast floating-point (and ggml-quantized) tensors to this dtype: f32, f16, bf16, f64, f8_e4m3, f8_e5m2, f8_e4m3fnuz, f8_e5m2fnuz, f8_e8m0; for GGUF output also q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, tq1_0, tq2_0, mxfp4 (1-D tensors and rows that are not whole blocks stay in float, as llama.cpp does).", valueName: "DTYPE"))
     var dtype: String?
 
-    @Option(name: .customLong("dtype-map"), help: ArgumentHelp("Per-tensor dtype: tensors whose input name matches REGEX get TYPE (first matching rule wins, before --dtype); repeatable.", valueName: "REGEX=TYPE"))
+    @Option(name: .customLong("dtype-map"), help: ArgumentHelp("Per-tensor dtype: tensors whose input name matches REGEX get TYPE before --dtype (first matching rule wins); repeatable.", valueName: "REGEX=TYPE"))
     var dtypeMap: [String] = []
 
     @Option(name: .customLong("int-dtype"), help: ArgumentHelp("Also cast integer tensors to this integer dtype (values must fit).", valueName: "DTYPE"))
