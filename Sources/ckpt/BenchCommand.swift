@@ -13,9 +13,10 @@ struct BenchCommand: ParsableCommand {
         Generates the project's benchmark checkpoint (Llama-like, bf16, hidden 2048, intermediate 5632, \
         32000 vocabulary, untied lm_head; about 0.97 GB with 8 layers) in a temporary folder, then times, \
         in the same run and with the file in the page cache: cp, cp followed by fsync (ckpt fsyncs its \
-        outputs), `ckpt convert` keeping bf16, and `ckpt convert --dtype f16`; then zstd level 3 \
-        compression and decompression through `ckpt convert` against `zstd -3 -T0` and `zstd -d` (when \
-        installed) and cp, on the same bytes. Conversions run as child \
+        outputs), `ckpt convert` keeping bf16, `ckpt convert --dtype f16`, safetensors → GGUF keeping bf16 \
+        and quantized to Q8_0, and (when CKPT_PYTHON names a Python with gguf) the same GGUF conversion \
+        by gguf-py's GGUFWriter; zstd level 3 compression and decompression through `ckpt convert` against \
+        `zstd -3 -T0` and `zstd -d` (when installed) and cp, on the same bytes. Conversions run as child \
         processes so that their peak RSS is measured. Also reports how many bytes `inspect` reads. \
         Then writes the checkpoint as a torch.save zip and times `ckpt convert` of it to safetensors, and \
         the same conversion by torch.load + safetensors' save_file when a Python with torch is found \
@@ -75,7 +76,8 @@ struct BenchCommand: ParsableCommand {
         var report = BenchReport(
             model: model, layers: layers, machine: BenchMachine.current(folder: folder.path),
             residentBefore: residentBefore, residentAfter: BenchPageCache.residentFraction(model.path),
-            cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect, torch: torch)
+            cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect,
+            torch: torch, gguf: runs.gguf)
         report.compression = compression
         status.clear()
         print(json ? JSONEmitter(style: .python(indent: 2)).text(report.json) : report.text, terminator: json ? "\n" : "")
@@ -83,6 +85,8 @@ struct BenchCommand: ParsableCommand {
 
     struct Runs {
         var cp, cpSync, same, cast, inspect: BenchMeasurement
+        /// safetensors → GGUF (bf16 kept), → GGUF Q8_0, and gguf-py's conversion when available.
+        var gguf: [BenchMeasurement]
     }
 
     /// Runs every command `repeat` times, interleaved (all commands once, then again) so that a drift
@@ -91,41 +95,51 @@ struct BenchCommand: ParsableCommand {
         let ckpt = try BenchProcess.selfExecutable()
         let source = model.path
         let output = folder.file("out.safetensors")
+        let ggufOutput = folder.file("out.gguf")
         struct Case {
             var label: String
             var arguments: [String]
             var fsync = false
             /// Bytes the output must at least have, so that a command that did nothing cannot look fast.
             var minimumOutput: Int?
+            var output: String?
         }
-        let cases = [
+        var cases = [
             Case(label: "cp", arguments: ["/bin/cp", source, output], minimumOutput: model.fileBytes),
             Case(label: "cp + fsync", arguments: ["/bin/cp", source, output], fsync: true, minimumOutput: model.fileBytes),
             Case(label: "ckpt convert (bf16 kept)", arguments: [ckpt, "convert", source, output, "--quiet"], minimumOutput: model.tensorBytes),
             Case(label: "ckpt convert --dtype f16", arguments: [ckpt, "convert", source, output, "--dtype", "f16", "--quiet"], minimumOutput: model.tensorBytes),
             Case(label: "ckpt inspect", arguments: [ckpt, "inspect", source]),
+            Case(label: "ckpt convert → GGUF (bf16 kept)", arguments: [ckpt, "convert", source, ggufOutput, "--quiet"], minimumOutput: model.tensorBytes, output: ggufOutput),
+            Case(label: "ckpt convert → GGUF --dtype q8_0", arguments: [ckpt, "convert", source, ggufOutput, "--dtype", "q8_0", "--quiet"], minimumOutput: model.tensorBytes / 2, output: ggufOutput),
         ]
+        if let python = BenchGGUF.python() {
+            let script = try BenchGGUF.writeScript(in: folder)
+            // gguf-py does not fsync; the same fsync as `cp + fsync` keeps the comparison fair.
+            cases.append(Case(label: "gguf-py GGUFWriter → GGUF (+ fsync)", arguments: [python, script, source, ggufOutput], fsync: true, minimumOutput: model.tensorBytes, output: ggufOutput))
+        }
         var results = cases.map { BenchMeasurement(label: $0.label) }
-        defer { unlink(output) }
+        defer { unlink(output); unlink(ggufOutput) }
         // Round 0 is an untimed warm-up: executables and libraries come into the page cache, and no
         // command's first run (the only one to pay for them) is timed.
         for round in 0...`repeat` {
             for (index, item) in cases.enumerated() {
                 status.show(round == 0 ? "warm-up: \(item.label)" : "run \(round)/\(`repeat`): \(item.label)")
-                unlink(output)
+                let target = item.output ?? output
+                unlink(target)
                 // Write back (and discard) what earlier runs left, so no run pays for another's I/O.
                 sync()
-                let result = try BenchProcess.run(item.arguments, label: item.label, fsyncing: item.fsync ? output : nil)
+                let result = try BenchProcess.run(item.arguments, label: item.label, fsyncing: item.fsync ? target : nil)
                 if let minimum = item.minimumOutput {
                     var info = stat()
-                    guard stat(output, &info) == 0, Int(info.st_size) >= minimum else {
+                    guard stat(target, &info) == 0, Int(info.st_size) >= minimum else {
                         throw BenchProcess.Failure(description: "\(item.label) did not write the expected \(ByteSize.describe(minimum)) output")
                     }
                 }
                 if round > 0 { results[index].runs.append(result) }
             }
         }
-        return Runs(cp: results[0], cpSync: results[1], same: results[2], cast: results[3], inspect: results[4])
+        return Runs(cp: results[0], cpSync: results[1], same: results[2], cast: results[3], inspect: results[4], gguf: Array(results[5...]))
     }
 }
 

@@ -43,6 +43,8 @@ struct BenchReport {
     /// zstd figures, unless skipped with --no-zstd.
     var compression: BenchCompression? = nil
     var torch: BenchTorch.Result? = nil
+    /// safetensors → GGUF rows (bf16 kept, Q8_0, gguf-py when measured).
+    let gguf: [BenchMeasurement]
 
     var rssBudget: Int { 2 * model.largestTensor + 100 * 1024 * 1024 }
     var runsPerMeasurement: Int { cp.runs.count }
@@ -53,7 +55,10 @@ struct BenchReport {
     var goals: [Goal] {
         let sameRatio = ratio(same, cpSync), castRatio = ratio(cast, cpSync)
         let rss = max(same.maxRSS, cast.maxRSS)
+        let ggufRatio = gguf.first.map { ratio($0, cpSync) } ?? .nan
         return [
+            Goal(name: "safetensors → GGUF same dtype ≥ 0.9 × cp+fsync", value: ggufRatio, threshold: 0.9, met: ggufRatio >= 0.9,
+                 shown: ByteSize.formatted(ggufRatio, decimals: 2)),
             Goal(name: "same dtype ≥ 0.9 × cp+fsync", value: sameRatio, threshold: 0.9, met: sameRatio >= 0.9,
                  shown: ByteSize.formatted(sameRatio, decimals: 2)),
             Goal(name: "bf16→f16 ≥ 0.7 × cp+fsync", value: castRatio, threshold: 0.7, met: castRatio >= 0.7,
@@ -91,7 +96,7 @@ struct BenchReport {
         return out
     }
 
-    private var throughputRows: [BenchMeasurement] { [cp, cpSync, same, cast] }
+    private var throughputRows: [BenchMeasurement] { [cp, cpSync, same, cast] + gguf }
 
     var text: String {
         func seconds(_ value: Double) -> String { ByteSize.formatted(value, decimals: 3) }

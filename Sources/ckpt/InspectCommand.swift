@@ -77,7 +77,7 @@ struct InspectReport {
             byType[tensor.dtype] = row
         }
         rows = byType.values.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.dtype.rawValue < $1.dtype.rawValue }
-        warnings = ((reader as? ShardedSafeTensorsReader)?.warnings ?? []) + InspectReport.ggufWarnings(reader.metadata.gguf)
+        warnings = ((reader as? ShardedSafeTensorsReader)?.warnings ?? []) + InspectReport.ggufWarnings(reader)
     }
 
     var parameters: Int { rows.reduce(0) { $0 + $1.parameters } }
@@ -107,6 +107,7 @@ struct InspectReport {
             line(number == 0 ? "dtypes" : "", detail)
         }
         let metadata = reader.metadata
+        if let adapter = adapterSummary { line("adapter", adapter) }
         if let gguf = metadata.gguf {
             ggufText(gguf, line: line)
         } else if let entries = metadata.safetensors, !entries.isEmpty {

@@ -9,11 +9,26 @@ extension InspectReport {
         return SafeTensorsDType.name(of: dtype)
     }
 
-    static func ggufWarnings(_ metadata: GGUFMetadata?) -> [String] {
-        guard let metadata else { return [] }
-        return metadata.nestedArrayKeys.map {
+    static func ggufWarnings(_ reader: any CheckpointReader) -> [String] {
+        guard let metadata = reader.metadata.gguf else { return [] }
+        var warnings = metadata.nestedArrayKeys.map {
             "key '\($0)' holds an array of arrays: llama.cpp (ggml) refuses to load this file, gguf-py reads it"
         }
+        if GGUFLoRAAdapter.isAdapter(metadata) {
+            do { _ = try GGUFLoRAAdapter(metadata: metadata, tensors: reader.tensors, file: reader.path) } catch {
+                warnings.append("llama.cpp would refuse this adapter: \(error)")
+            }
+        }
+        return warnings
+    }
+
+    /// One line about a GGUF LoRA adapter: pairs, alpha, ranks.
+    var adapterSummary: String? {
+        guard let metadata = reader.metadata.gguf, GGUFLoRAAdapter.isAdapter(metadata),
+              let adapter = try? GGUFLoRAAdapter(metadata: metadata, tensors: reader.tensors, file: reader.path) else { return nil }
+        let ranks = adapter.pairs.map(\.rank)
+        let range = (ranks.min() ?? 0) == (ranks.max() ?? 0) ? "\(ranks.first ?? 0)" : "\(ranks.min() ?? 0)–\(ranks.max() ?? 0)"
+        return "LoRA for \(adapter.architecture ?? "?"): \(adapter.pairs.count) pairs, rank \(range), alpha \(adapter.alpha)"
     }
 
     func ggufText(_ metadata: GGUFMetadata, line: (String, String) -> Void) {

@@ -93,4 +93,24 @@ func pythonWithGGUF() -> String? {
             #expect(Array(try joined.data(at: index).bytes) == Array(try original.data(at: index).bytes))
         }
     }
+
+    /// transformers' own GGUF loader reads ckpt's `--arch llama` output and gets the Hugging Face
+    /// weights back exactly (it undoes the Q/K permutation independently of ckpt).
+    @Test(.enabled(if: available, "no Python with gguf: set CKPT_PYTHON to run the GGUF interop tests"))
+    func transformersLoadsOurLlamaGGUF() throws {
+        let python = try requirePython()
+        let temporary = try makeTemporaryFolder("gguf-transformers")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let output = temporary + "/tiny.gguf"
+        _ = try GGUFLlamaTests().convert(fixturesFolder + "/gguf/hf_llama", output, vocab: fixturesFolder + "/gguf/llama_tiny.gguf")
+        let result = try runProcess(python, [Self.script, "transformers", output, fixturesFolder + "/gguf/hf_llama/model.safetensors"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any])
+        #expect(report["checked"] as? Int == 21)
+        #expect((report["different"] as? [String]) == [])
+        try expectGGUFPyAgrees(python, output)
+        let adapter = temporary + "/adapter.gguf"
+        _ = try GGUFLoRATests().convert(adapter)
+        try expectGGUFPyAgrees(python, adapter)
+    }
 }

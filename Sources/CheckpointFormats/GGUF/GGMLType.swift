@@ -44,6 +44,12 @@ public enum GGMLType {
         table.first { $0.dtype == dtype }?.name
     }
 
+    /// "Q4_K (12)" for a dtype GGUF has an id for, the user name otherwise: how errors name a type.
+    public static func label(_ dtype: DType) -> String {
+        guard let id = id(for: dtype) else { return dtype.userName }
+        return "\(name(forID: id)) (\(id))"
+    }
+
     /// Whether GGUF has a type id for `dtype`.
     public static func canStore(_ dtype: DType) -> Bool { id(for: dtype) != nil }
 }
