@@ -19,12 +19,13 @@ let package = Package(
         .target(name: "CheckpointCore"),
         .target(name: "CheckpointFormats", dependencies: ["CheckpointCore"]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
-        .target(name: "CheckpointLinalg", dependencies: ["CBLAS"]),
+        .target(name: "CKernels", linkerSettings: [.linkedLibrary("m")]),
+        .target(name: "CheckpointLinalg", dependencies: ["CBLAS", "CKernels"]),
         .target(name: "CheckpointSurgery", dependencies: ["CheckpointLinalg", "CheckpointFormats", "CheckpointCore"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [
-                "CheckpointCore", "CheckpointFormats", "CheckpointSurgery",
+                "CheckpointCore", "CheckpointFormats", "CheckpointLinalg", "CheckpointSurgery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
