@@ -96,6 +96,10 @@ public struct MergePlan: Sendable {
                     source = embedding
                     resolved.index = embedding
                 } else {
+                    if names.isLlamaCppNamed {
+                        // Mapping onto llama.cpp names also needs the converter's Q/K row permutation.
+                        throw SurgeryError.unsupported(path: basePath, what: "merging an adapter with Hugging Face module names into a base with llama.cpp tensor names (GGUF: renamed tensors, permuted Q/K rows)")
+                    }
                     if options.ignoreUnmatched {
                         skipped.append("\(adapter.path): \(delta.module) (no base tensor among \(resolved.tried.joined(separator: ", ")))")
                         continue

@@ -112,3 +112,18 @@ import CheckpointCore
         #expect(PEFTConfig.firstMatch([(".*proj", 1), ("q_proj", 2)], module: "a.q_proj") == 1)
     }
 }
+
+@Suite struct LlamaCppBaseTests {
+    /// A base with llama.cpp names (as a GGUF file has) is refused clearly rather than reported as
+    /// "unmatched": the mapping needs the converter's Q/K permutation, which this build lacks.
+    @Test func llamaCppNamedBaseIsRefused() throws {
+        let folder = try makeTemporaryFolder("gguf-names")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let base = folder + "/base.safetensors"
+        try writeF32(base, [("blk.0.attn_q.weight", [32, 32], [Float](repeating: 0.5, count: 1024)), ("token_embd.weight", [64, 32], [Float](repeating: 1, count: 2048))])
+        #expect { try merge(base: base, adapters: [fixture("lora")], options: .init(ignoreUnmatched: true), into: folder) } throws: { error in
+            guard case let SurgeryError.unsupported(_, what) = error else { return false }
+            return what.contains("llama.cpp")
+        }
+    }
+}
