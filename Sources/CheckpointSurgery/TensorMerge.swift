@@ -56,13 +56,15 @@ struct TensorMerge {
 
     /// Δ row `row` of step `step` (scaled) into `delta` (length `columns`), using `scratch`.
     func deltaRow(step: Int, row: Int, delta: UnsafeMutableBufferPointer<Double>, scratch: UnsafeMutablePointer<Float>) {
-        for j in 0..<columns { delta[j] = 0 }
+        guard let base = delta.baseAddress else { return }
+        base.initialize(repeating: 0, count: columns)
         for product in steps[step].products where row >= product.rowOffset && row < product.rowOffset + product.rows.rows {
             product.rows.row(row - product.rowOffset, into: scratch)
             let n = product.rows.columns
             // ΔW = Float32(P · s), PEFT's order: the product, then the scale, rounded once to Float32.
-            let scale = Double(product.scale)
-            for j in 0..<n { delta[product.columnOffset + j] += Double(Float(Double(scratch[j]) * scale)) }
+            let scale = product.scale
+            let target = base + product.columnOffset
+            for j in 0..<n { target[j] += Double(scratch[j] * scale) }
         }
     }
 
@@ -141,46 +143,56 @@ struct TensorMerge {
         return energy
     }
 
-    /// One worker's rows of a block: the maths of the type's comment.
+    /// One worker's rows of a block: the maths of the type's comment, on raw pointers (hot loop).
     private func computeRows(_ direction: Direction, first: Int, local: Range<Int>, inputs: UnsafeMutableBufferPointer<Double>,
                              outputs: UnsafeMutableRawBufferPointer, factors: [Int: [Double]]) -> (Energy, Int?, Error?) {
         let width = info.dtype.bits / 8
+        let n = columns
         var energy = Energy()
-        var delta = [Double](repeating: 0, count: columns)
-        var accumulator = [Double](repeating: 0, count: columns)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(columns, 1))
-        defer { scratch.deallocate() }
+        let delta = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
+        let accumulator = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        defer { delta.deallocate(); accumulator.deallocate(); scratch.deallocate() }
         var encodeScratch: [Float] = []
         let order = direction == .merge ? Array(steps.indices) : Array(steps.indices.reversed())
+        let sign = direction == .merge ? 1.0 : -1.0
+        guard let inputBase = inputs.baseAddress else { return (energy, nil, nil) }
+        if let single = singleFullProduct, factors.isEmpty, biasSteps.isEmpty, info.dtype != .f64 {
+            return computeRowsFused(direction, product: single, first: first, local: local, inputs: inputBase, outputs: outputs)
+        }
         for local in local {
             let row = first + local
-            let w = UnsafeMutableBufferPointer(rebasing: inputs[(local * columns)..<((local + 1) * columns)])
-            for j in 0..<columns { accumulator[j] = w[j] }
-            if direction == .unmerge { applyBias(&accumulator, sign: -1) }
+            let w = inputBase + local * n
+            accumulator.update(from: w, count: n)
+            if direction == .unmerge { applyBias(accumulator, n, sign: -1) }
             for k in order {
-                delta.withUnsafeMutableBufferPointer { deltaRow(step: k, row: row, delta: $0, scratch: scratch) }
+                deltaRow(step: k, row: row, delta: UnsafeMutableBufferPointer(start: delta, count: n), scratch: scratch)
                 if let table = factors[k] {
                     let perRow = steps[k].factorPerRow
-                    for j in 0..<columns {
-                        let f = perRow ? table[row] : table[j]
-                        accumulator[j] = direction == .merge ? f * (accumulator[j] + delta[j]) : accumulator[j] / f - delta[j]
+                    table.withUnsafeBufferPointer { f in
+                        for j in 0..<n {
+                            let factor = perRow ? f[row] : f[j]
+                            accumulator[j] = direction == .merge ? factor * (accumulator[j] + delta[j]) : accumulator[j] / factor - delta[j]
+                        }
                     }
-                } else if direction == .merge {
-                    for j in 0..<columns { accumulator[j] += delta[j] }
                 } else {
-                    for j in 0..<columns { accumulator[j] -= delta[j] }
+                    for j in 0..<n { accumulator[j] += sign * delta[j] }
                 }
             }
-            if direction == .merge { applyBias(&accumulator, sign: 1) }
-            for j in 0..<columns {
-                if !accumulator[j].isFinite && w[j].isFinite { return (energy, row * columns + j, nil) }
-                energy.base += w[j] * w[j]
-                let change = accumulator[j] - w[j]
-                if change.isFinite { energy.change += change * change }
+            if direction == .merge { applyBias(accumulator, n, sign: 1) }
+            var baseEnergy = 0.0, changeEnergy = 0.0
+            for j in 0..<n {
+                let before = w[j], after = accumulator[j]
+                if !after.isFinite && before.isFinite { return (energy, row * n + j, nil) }
+                baseEnergy += before * before
+                let change = after - before
+                changeEnergy += change.isFinite ? change * change : 0
             }
+            energy.base += baseEnergy
+            energy.change += changeEnergy
             do {
-                let target = UnsafeMutableRawBufferPointer(rebasing: outputs[(local * columns * width)..<((local + 1) * columns * width)])
-                try accumulator.withUnsafeBufferPointer { try Rounding.encode($0, as: info.dtype, into: target, scratch: &encodeScratch) }
+                let target = UnsafeMutableRawBufferPointer(rebasing: outputs[(local * n * width)..<((local + 1) * n * width)])
+                try Rounding.encode(UnsafeBufferPointer(start: accumulator, count: n), as: info.dtype, into: target, scratch: &encodeScratch)
             } catch {
                 return (energy, nil, error)
             }
@@ -188,14 +200,59 @@ struct TensorMerge {
         return (energy, nil, nil)
     }
 
-    private func applyBias(_ values: inout [Double], sign: Double) {
-        for step in biasSteps where step.values.count == values.count {
+    /// The one product of a plain LoRA step covering the whole tensor, when that is all there is to do.
+    private var singleFullProduct: Product? {
+        guard steps.count == 1, let product = steps[0].products.first, steps[0].products.count == 1, steps[0].magnitude == nil,
+              product.rowOffset == 0, product.columnOffset == 0, product.rows.columns == columns, product.rows.rows == rows else { return nil }
+        return product
+    }
+
+    /// The common case in one pass per row (same arithmetic as the general path): W ± Float32(P·s),
+    /// checked, measured and rounded to odd Float32, then encoded by the codecs' fast kernels.
+    private func computeRowsFused(_ direction: Direction, product: Product, first: Int, local: Range<Int>,
+                                  inputs: UnsafeMutablePointer<Double>, outputs: UnsafeMutableRawBufferPointer) -> (Energy, Int?, Error?) {
+        let n = columns, width = info.dtype.bits / 8
+        let sign: Double = direction == .merge ? 1 : -1
+        let scale = product.scale
+        let exactFloat = info.dtype == .f32
+        var energy = Energy()
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        let rounded = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        defer { scratch.deallocate(); rounded.deallocate() }
+        for local in local {
+            let row = first + local
+            let w = inputs + local * n
+            product.rows.row(row, into: scratch)
+            var baseEnergy = 0.0, changeEnergy = 0.0, bad = -1
+            for j in 0..<n {
+                let before = w[j]
+                let delta = sign * Double(scratch[j] * scale)
+                let after = before + delta
+                if !after.isFinite && before.isFinite && bad < 0 { bad = j }
+                baseEnergy += before * before
+                changeEnergy += delta * delta
+                rounded[j] = exactFloat ? Float(after) : Rounding.toOddFloat(after)
+            }
+            if bad >= 0 { return (energy, row * n + bad, nil) }
+            energy.base += baseEnergy
+            energy.change += changeEnergy.isFinite ? changeEnergy : 0
+            let target = UnsafeMutableRawBufferPointer(rebasing: outputs[(local * n * width)..<((local + 1) * n * width)])
+            do {
+                try ElementConverter.convert(UnsafeRawBufferPointer(start: rounded, count: n * 4), from: .f32, into: target, to: info.dtype, count: n)
+            } catch {
+                return (energy, nil, error)
+            }
+        }
+        return (energy, nil, nil)
+    }
+
+    private func applyBias(_ values: UnsafeMutablePointer<Double>, _ count: Int, sign: Double) {
+        for step in biasSteps where step.values.count == count {
             let factor = Double(Float(step.factor))
-            for j in values.indices { values[j] += sign * Double(Float(factor * step.values[j])) }
+            for j in 0..<count { values[j] += sign * Double(Float(factor * step.values[j])) }
         }
     }
 }
-
 /// Rows of a tensor decoded into Doubles, read with `pread` when the reader offers a file range.
 struct RowSource {
     let reader: any CheckpointReader
