@@ -11,7 +11,7 @@ extension MergeJob {
             let merge = try TensorMerge(target: target, info: plan.outputs[target.output])
             for step in merge.steps.indices {
                 let rows = merge.rows, workers = max(1, min(threads, rows))
-                nonisolated(unsafe) let prepared = merge
+                let prepared = merge
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
                     let per = (rows + workers - 1) / workers
                     let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(prepared.columns, 1))

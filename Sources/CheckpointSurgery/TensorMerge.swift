@@ -1,6 +1,7 @@
 import CheckpointCore
 import CheckpointFormats
 import CheckpointLinalg
+import CKernels
 import Dispatch
 
 /// Computes one changed tensor of a merge or an unmerge, a block of rows at a time.
@@ -107,6 +108,10 @@ struct TensorMerge {
     /// Runs the second pass: reads input rows from `source`, writes output bytes through `sink`
     /// in blocks of rows. Returns the energies (input, change).
     func run(_ direction: Direction, source: RowSource, blockBytes: Int = 8 << 20, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Energy {
+        if let single = singleFullProduct, doraSteps.isEmpty, biasSteps.isEmpty, [.f32, .bf16, .f16].contains(info.dtype),
+           [.f32, .bf16, .f16].contains(source.reader.tensors[source.index].dtype) {
+            return try runFused(direction, product: single, source: source, blockBytes: blockBytes, sink: sink)
+        }
         let width = info.dtype.bits / 8
         let factorTables = try doraSteps.reduce(into: [Int: [Double]]()) { $0[$1] = try factors(step: $1) }
         let rowsPerBlock = max(1, min(rows, blockBytes / max(columns * 8, 1)))
@@ -157,9 +162,6 @@ struct TensorMerge {
         let order = direction == .merge ? Array(steps.indices) : Array(steps.indices.reversed())
         let sign = direction == .merge ? 1.0 : -1.0
         guard let inputBase = inputs.baseAddress else { return (energy, nil, nil) }
-        if let single = singleFullProduct, factors.isEmpty, biasSteps.isEmpty, info.dtype != .f64 {
-            return computeRowsFused(direction, product: single, first: first, local: local, inputs: inputBase, outputs: outputs)
-        }
         for local in local {
             let row = first + local
             let w = inputBase + local * n
@@ -207,43 +209,63 @@ struct TensorMerge {
         return product
     }
 
-    /// The common case in one pass per row (same arithmetic as the general path): W ± Float32(P·s),
-    /// checked, measured and rounded to odd Float32, then encoded by the codecs' fast kernels.
-    private func computeRowsFused(_ direction: Direction, product: Product, first: Int, local: Range<Int>,
-                                  inputs: UnsafeMutablePointer<Double>, outputs: UnsafeMutableRawBufferPointer) -> (Energy, Int?, Error?) {
+    /// The common case (one plain LoRA product over the whole tensor of a f32/bf16/f16 base), fused
+    /// in C per row with the same arithmetic as the general path: W ± Float32(P·s) formed exactly,
+    /// checked, measured and rounded (to odd for 16-bit outputs), then encoded by the fast kernels.
+    private func runFused(_ direction: Direction, product: Product, source: RowSource, blockBytes: Int,
+                          sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Energy {
         let n = columns, width = info.dtype.bits / 8
+        let rowsPerBlock = max(1, min(rows, blockBytes / max(n * 4, 1)))
+        let input = UnsafeMutableBufferPointer<Float>.allocate(capacity: rowsPerBlock * n)
+        defer { input.deallocate() }
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: max(rowsPerBlock * n * width, 1), alignment: 64)
+        defer { output.deallocate() }
+        let workers = max(1, min(threads, rowsPerBlock))
         let sign: Double = direction == .merge ? 1 : -1
-        let scale = product.scale
-        let exactFloat = info.dtype == .f32
+        let toOdd: Int32 = info.dtype == .f32 ? 0 : 1
         var energy = Energy()
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-        let rounded = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
-        defer { scratch.deallocate(); rounded.deallocate() }
-        for local in local {
-            let row = first + local
-            let w = inputs + local * n
-            product.rows.row(row, into: scratch)
-            var baseEnergy = 0.0, changeEnergy = 0.0, bad = -1
-            for j in 0..<n {
-                let before = w[j]
-                let delta = sign * Double(scratch[j] * scale)
-                let after = before + delta
-                if !after.isFinite && before.isFinite && bad < 0 { bad = j }
-                baseEnergy += before * before
-                changeEnergy += delta * delta
-                rounded[j] = exactFloat ? Float(after) : Rounding.toOddFloat(after)
+        var start = 0
+        while start < rows {
+            let count = min(rowsPerBlock, rows - start)
+            try source.readFloats(rows: start..<(start + count), into: UnsafeMutableBufferPointer(rebasing: input[0..<(count * n)]))
+            let results = UnsafeMutableBufferPointer<(Energy, Int?, Error?)>.allocate(capacity: workers)
+            results.initialize(repeating: (Energy(), nil, nil))
+            defer { results.deallocate() }
+            nonisolated(unsafe) let (inputs, outputs, slots) = (input, output, results)
+            let (first, dtype) = (start, info.dtype)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let per = (count + workers - 1) / workers
+                let lower = worker * per, upper = min(count, lower + per)
+                guard lower < upper, let base = inputs.baseAddress else { return }
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+                let rounded = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+                defer { scratch.deallocate(); rounded.deallocate() }
+                var local = Energy()
+                for position in lower..<upper {
+                    let row = first + position
+                    product.rows.row(row, into: scratch)
+                    let bad = ckpt_merge_row(base + position * n, scratch, product.scale, sign, n, toOdd, rounded, &local.base, &local.change)
+                    if bad >= 0 { slots[worker] = (local, row * n + bad, nil); return }
+                    let target = UnsafeMutableRawBufferPointer(rebasing: outputs[(position * n * width)..<((position + 1) * n * width)])
+                    do {
+                        try ElementConverter.convert(UnsafeRawBufferPointer(start: rounded, count: n * 4), from: .f32, into: target, to: dtype, count: n)
+                    } catch {
+                        slots[worker] = (local, nil, error)
+                        return
+                    }
+                }
+                slots[worker] = (local, nil, nil)
             }
-            if bad >= 0 { return (energy, row * n + bad, nil) }
-            energy.base += baseEnergy
-            energy.change += changeEnergy.isFinite ? changeEnergy : 0
-            let target = UnsafeMutableRawBufferPointer(rebasing: outputs[(local * n * width)..<((local + 1) * n * width)])
-            do {
-                try ElementConverter.convert(UnsafeRawBufferPointer(start: rounded, count: n * 4), from: .f32, into: target, to: info.dtype, count: n)
-            } catch {
-                return (energy, nil, error)
+            for slot in results {
+                if let error = slot.2 { throw error }
+                if let element = slot.1 { throw SurgeryError.nonFinite(tensor: info.name, module: module, element: element) }
+                energy.base += slot.0.base
+                energy.change += slot.0.change
             }
+            try sink(UnsafeRawBufferPointer(rebasing: output[0..<(count * n * width)]))
+            start += count
         }
-        return (energy, nil, nil)
+        return energy
     }
 
     private func applyBias(_ values: UnsafeMutablePointer<Double>, _ count: Int, sign: Double) {
@@ -253,11 +275,37 @@ struct TensorMerge {
         }
     }
 }
-/// Rows of a tensor decoded into Doubles, read with `pread` when the reader offers a file range.
+/// Rows of a tensor decoded into Doubles (or Floats for f32/bf16/f16), read with `pread` when the
+/// reader offers a file range.
 struct RowSource {
     let reader: any CheckpointReader
     let index: Int
     let columns: Int
+
+    /// Rows of a f32/bf16/f16 tensor as Floats (exact).
+    func readFloats(rows: Range<Int>, into values: UnsafeMutableBufferPointer<Float>) throws {
+        let info = reader.tensors[index]
+        let width = info.dtype.bits / 8
+        let count = rows.count * columns
+        let offset = rows.lowerBound * columns * width
+        try withBytes(offset: offset, count: count * width) { bytes in
+            try ElementConverter.convert(bytes, from: info.dtype, into: UnsafeMutableRawBufferPointer(values), to: .f32, count: count)
+        }
+    }
+
+    /// Calls `body` with `count` bytes of the tensor from `offset` (pread into a buffer, or mapped).
+    private func withBytes(offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if let source = reader.source(of: index) {
+            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+            defer { raw.deallocate() }
+            let target = UnsafeMutableRawBufferPointer(rebasing: raw[0..<count])
+            try source.file.read(into: target, at: source.offset + offset)
+            try body(UnsafeRawBufferPointer(target))
+        } else {
+            let data = try reader.data(at: index)
+            try body(UnsafeRawBufferPointer(rebasing: data.bytes[offset..<(offset + count)]))
+        }
+    }
 
     func read(rows: Range<Int>, into values: UnsafeMutableBufferPointer<Double>) throws {
         let info = reader.tensors[index]

@@ -82,3 +82,17 @@ import CheckpointCore
         }
     }
 }
+
+/// The fused C path (one plain LoRA per tensor) and the general path (several steps) share their
+/// arithmetic: adding a second adapter with weight 0 sends every tensor through the general path and
+/// must not change a single bit, in f32 and bf16 (where the round-to-odd step matters).
+@Suite struct FusedPathTests {
+    @Test(arguments: ["llama-f32", "llama-bf16"])
+    func fusedAndGeneralPathsAgreeBitForBit(_ base: String) throws {
+        let folder = try makeTemporaryFolder("fused")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (fused, _) = try merge(base: fixture(base), adapters: [fixture("lora")], into: folder, name: "fused.safetensors")
+        let (general, _) = try merge(base: fixture(base), adapters: [fixture("lora"), fixture("rslora")], weights: [1, 0], into: folder, name: "general.safetensors")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fused)) == Data(contentsOf: URL(fileURLWithPath: general)))
+    }
+}
