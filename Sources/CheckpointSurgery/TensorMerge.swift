@@ -136,12 +136,7 @@ struct TensorMerge {
                 guard lower < upper else { return }
                 slots[worker] = computeRows(direction, first: first, local: lower..<upper, inputs: inputs, outputs: outputs, factors: factorTables)
             }
-            for slot in results {
-                if let error = slot.2 { throw error }
-                if let element = slot.1 { throw SurgeryError.nonFinite(tensor: info.name, module: module, element: element) }
-                energy.base += slot.0.base
-                energy.change += slot.0.change
-            }
+            try collect(results, into: &energy)
             try sink(UnsafeRawBufferPointer(rebasing: output[0..<(count * columns * width)]))
             start += count
         }
@@ -202,6 +197,16 @@ struct TensorMerge {
         return (energy, nil, nil)
     }
 
+    /// Adds the workers' energies, or throws the first worker's failure.
+    private func collect(_ results: UnsafeMutableBufferPointer<(Energy, Int?, Error?)>, into energy: inout Energy) throws {
+        for slot in results {
+            if let error = slot.2 { throw error }
+            if let element = slot.1 { throw SurgeryError.nonFinite(tensor: info.name, module: module, element: element) }
+            energy.base += slot.0.base
+            energy.change += slot.0.change
+        }
+    }
+
     /// The one product of a plain LoRA step covering the whole tensor, when that is all there is to do.
     private var singleFullProduct: Product? {
         guard steps.count == 1, let product = steps[0].products.first, steps[0].products.count == 1, steps[0].magnitude == nil,
@@ -256,12 +261,7 @@ struct TensorMerge {
                 }
                 slots[worker] = (local, nil, nil)
             }
-            for slot in results {
-                if let error = slot.2 { throw error }
-                if let element = slot.1 { throw SurgeryError.nonFinite(tensor: info.name, module: module, element: element) }
-                energy.base += slot.0.base
-                energy.change += slot.0.change
-            }
+            try collect(results, into: &energy)
             try sink(UnsafeRawBufferPointer(rebasing: output[0..<(count * n * width)]))
             start += count
         }
