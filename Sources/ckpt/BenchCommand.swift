@@ -37,6 +37,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-zstd"), help: "Skip the zstd compression and decompression measurements.")
     var noZstd = false
 
+    @Flag(name: .long, help: "Also time ckpt merge of a rank-16 all-linear adapter against cp+fsync plus the delta arithmetic (and a plain-torch merge when Python has torch).")
+    var merge = false
+
     @Flag(name: .long, help: "Keep the generated folder.")
     var keep = false
 
@@ -53,7 +56,7 @@ struct BenchCommand: ParsableCommand {
         guard FolderListing.isFolder(parent) else { throw UsageError("--dir '\(escapedForTerminal(parent))' is not a folder") }
         // The source and one output at a time (the PyTorch copy of the model too), plus room for headers
         // and the file system's own needs; the zstd runs add a compressed copy and a scratch file.
-        let needed = 3 * BenchModel.tensorBytes(layers: layers) + (64 << 20) + (noZstd ? 0 : 2 * BenchModel.tensorBytes(layers: layers))
+        let needed = 3 * BenchModel.tensorBytes(layers: layers) + (merge ? 128 << 20 : 64 << 20) + (noZstd ? 0 : 2 * BenchModel.tensorBytes(layers: layers))
         let folder = try BenchFolder(parent: parent, needed: needed, keep: keep)
         defer {
             if keep { Terminal.printError("kept \(escapedForTerminal(folder.path))") } else { folder.remove() }
@@ -79,8 +82,15 @@ struct BenchCommand: ParsableCommand {
             cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect,
             torch: torch, gguf: runs.gguf)
         report.compression = compression
+        let mergeResult = merge ? try BenchMerge.measure(model: model, layers: layers, folder: folder, repeat: `repeat`, status: status) : nil
         status.clear()
-        print(json ? JSONEmitter(style: .python(indent: 2)).text(report.json) : report.text, terminator: json ? "\n" : "")
+        if json {
+            var value = report.json
+            if case let .object(members) = value, let mergeResult { value = .object(members + [JSONMember("merge", mergeResult.json)]) }
+            print(JSONEmitter(style: .python(indent: 2)).text(value))
+        } else {
+            print(report.text + (mergeResult?.text ?? ""), terminator: "")
+        }
     }
 
     struct Runs {
