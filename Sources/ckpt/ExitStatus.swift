@@ -38,7 +38,7 @@ enum ExitStatus {
         case is SafeTensorsError, is RangeError, is Checkpoint.OpenError, is TensorShapeError: return invalidInput
         case is ConversionPlan.PlanError, is TensorSelection.PatternError, is UsageError: return usage
         case let failure as Converter.TensorError: return code(for: failure.underlying) ?? invalidInput
-        case is ConversionError, is SurgeryError, is LinalgError: return invalidInput
+        case is ConversionError, is SurgeryError, is LinalgError, is LowRankEditError: return invalidInput
         case is WriterSequenceError: return ioError
         default: return nil
         }
