@@ -59,15 +59,7 @@ struct RankCommand: ParsableCommand {
         let reader = try base.map { try Checkpoint.open($0) }
         let report = try RankReport(adapter: loaded, base: reader, basePath: base)
         if let plot {
-            let svg = RankPlot(report: report).svg()
-            let output = try AtomicOutput(destination: plot, overwrite: force)
-            do {
-                try output.write(Array(svg.utf8))
-                try output.commit()
-            } catch {
-                output.abort()
-                throw error
-            }
+            try AtomicOutputText(path: plot).write(RankPlot(report: report).svg(), overwrite: force)
         }
         if json {
             print(JSONEmitter(style: .python(indent: 2)).text(RankJSON.report(report)))

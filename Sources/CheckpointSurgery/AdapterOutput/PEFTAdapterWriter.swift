@@ -81,10 +81,12 @@ public enum PEFTAdapterWriter {
 }
 
 /// A small text file written atomically (temporary file, then rename).
-struct AtomicOutputText {
-    let path: String
+public struct AtomicOutputText {
+    public let path: String
 
-    func write(_ text: String, overwrite: Bool) throws {
+    public init(path: String) { self.path = path }
+
+    public func write(_ text: String, overwrite: Bool) throws {
         let output = try AtomicOutput(destination: path, overwrite: overwrite)
         do {
             try output.write(Array(text.utf8))
