@@ -3,9 +3,10 @@
 /// of the small `QᵀA`. Cost O(m·n·l·(2q + 3)) for l = k + p sketch columns and q iterations, instead
 /// of O(m·n·min(m, n)) for a full SVD.
 ///
-/// The residual `R = A − Q·QᵀA` is formed once, which makes the error of every truncation exact and
-/// gives an a-posteriori lower bound of the optimal error (see `optimalErrorLowerBound`), so callers
-/// can tell when the sketch is good enough and otherwise fall back to `ThinSVD`.
+/// The residual `R = A − Q·QᵀA` is formed once, which makes the error of every truncation exact. The
+/// optimal error is estimated a posteriori from how much the last power iteration still gained
+/// (`optimalErrorEstimate`), never below a rigorous Ky Fan lower bound, so callers can tell when the
+/// sketch is good enough and otherwise fall back to `ThinSVD`.
 public struct RandomizedSVD: Sendable {
     public struct Options: Sendable {
         /// Extra sketch columns beyond the rank wanted (p).
@@ -29,6 +30,8 @@ public struct RandomizedSVD: Sendable {
     public var residualFrobeniusSquared: Double
     /// ‖A − QQᵀA‖₂, by power iteration (an estimate from below).
     public var residualSpectralNorm: Double
+    /// σ² of the sketch one power iteration earlier (empty without power iterations).
+    var previousSquares: [Double] = []
 
     /// Sketches `a` for `rank` components (l = min(rank + oversampling, m, n) columns).
     public init(_ a: Matrix, rank: Int, options: Options = Options()) throws(LinalgError) {
@@ -45,9 +48,14 @@ public struct RandomizedSVD: Sendable {
         var random = SeededGaussian(seed: options.seed)
         let omega = random.matrix(rows: n, columns: l)
         var q = try ThinQR(try GEMM.product(a, .none, omega, .none)).q
-        for _ in 0..<options.powerIterations {
+        var previous: Matrix?
+        for iteration in 0..<options.powerIterations {
+            if iteration == options.powerIterations - 1 { previous = q }
             let z = try ThinQR(try GEMM.product(a, .transposed, q, .none)).q
             q = try ThinQR(try GEMM.product(a, .none, z, .none)).q
+        }
+        if let previous {
+            previousSquares = try ThinSVD(try GEMM.product(previous, .transposed, a, .none)).sigma.map { Double($0) * Double($0) }
         }
         let small = try GEMM.product(q, .transposed, a, .none)  // l × n
         // R = A − Q·(QᵀA)
@@ -86,9 +94,26 @@ public struct RandomizedSVD: Sendable {
         return max(tailSquared(from: k) + residualFrobeniusSquared - spill, 0).squareRoot()
     }
 
-    /// truncation error / optimal-error lower bound (≥ 1; 1 when both are zero).
-    public func errorRatioBound(rank k: Int) -> Double {
-        let error = truncationError(rank: k), lower = optimalErrorLowerBound(rank: k)
+    /// An estimate of the optimal rank-k error. Each power iteration shrinks the top-k energy the
+    /// sketch still misses by at least γ = (‖R‖₂ / σ̃_k)² (subspace iteration converges by
+    /// (σ_{l+1}/σ_k)² per step in angle, faster in energy), so what the last iteration gained, δ,
+    /// bounds what remains by δ·γ/(1 − γ). Without a gap (γ near 1) this says nothing and the
+    /// rigorous `optimalErrorLowerBound` stands.
+    public func optimalErrorEstimate(rank k: Int) -> Double {
+        let rigorous = optimalErrorLowerBound(rank: k)
+        guard k > 0, k <= svd.sigma.count, previousSquares.count >= k, svd.sigma[k - 1] > 0 else { return rigorous }
+        let current = svd.sigma.prefix(k).reduce(0.0) { $0 + Double($1) * Double($1) }
+        let gained = max(current - previousSquares.prefix(k).reduce(0, +), 0)
+        let gamma = (residualSpectralNorm / Double(svd.sigma[k - 1])) * (residualSpectralNorm / Double(svd.sigma[k - 1]))
+        guard gamma < 0.5 else { return rigorous }
+        let missing = gained * gamma / (1 - gamma)
+        let error = truncationError(rank: k)
+        return max(rigorous, max(error * error - missing, 0).squareRoot())
+    }
+
+    /// truncation error / estimated optimal error (≥ 1; 1 when both are zero).
+    public func errorRatioEstimate(rank k: Int) -> Double {
+        let error = truncationError(rank: k), lower = optimalErrorEstimate(rank: k)
         if error == 0 { return 1 }
         return lower > 0 ? error / lower : .infinity
     }

@@ -106,10 +106,10 @@ struct ExtractCommand: ParsableCommand {
 /// The report of `ckpt extract`.
 enum ExtractReport {
     static func text(_ operation: ExtractOperation, output: String, seconds: Double) -> String {
-        var rows = [["module", "shape", "rank", "method", "‖ΔW−BA‖/‖ΔW‖", "≤ × optimal"]]
+        var rows = [["module", "shape", "rank", "method", "‖ΔW−BA‖/‖ΔW‖", "× optimal (est.)"]]
         for r in operation.results {
             rows.append([escapedForTerminal(r.module), "\(r.rows)×\(r.columns)", "\(r.rank)", r.method, formatScientific(r.relativeError),
-                         r.errorRatioBound.isFinite ? ByteSize.formatted(r.errorRatioBound, decimals: 4) : "-"])
+                         r.errorRatioEstimate.isFinite ? ByteSize.formatted(r.errorRatioEstimate, decimals: 4) : "-"])
         }
         var out = Numbers.table(rows)
         if !operation.modulesToSave.isEmpty {
@@ -128,7 +128,7 @@ enum ExtractReport {
                 .object([JSONMember("module", .string(r.module)), JSONMember("rows", .number(String(r.rows))), JSONMember("columns", .number(String(r.columns))),
                          JSONMember("rank", .number(String(r.rank))), JSONMember("method", .string(r.method)),
                          JSONMember("error", RankJSON.number(r.error)), JSONMember("norm", RankJSON.number(r.norm)),
-                         JSONMember("relative_error", RankJSON.number(r.relativeError)), JSONMember("error_ratio_bound", RankJSON.number(r.errorRatioBound))])
+                         JSONMember("relative_error", RankJSON.number(r.relativeError)), JSONMember("error_ratio_estimate", RankJSON.number(r.errorRatioEstimate))])
             })),
             JSONMember("modules_to_save", .array(operation.modulesToSave.map { .string($0) })),
             JSONMember("unchanged", .number(String(operation.unchanged))),

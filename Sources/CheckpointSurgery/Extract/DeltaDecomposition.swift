@@ -21,7 +21,7 @@ struct DeltaDecomposition {
     var error: Double
     var norm: Double
     /// error / (a lower bound of the optimal rank-k error); 1 for a full SVD.
-    var errorRatioBound: Double
+    var errorRatioEstimate: Double
 
     init(_ delta: Matrix, choice: Choice, maxRank: Int, options: RandomizedSVD.Options, tolerance: Double) throws {
         let length = min(delta.rows, delta.columns)
@@ -31,21 +31,26 @@ struct DeltaDecomposition {
         case let .rank(k): sketchRank = min(k, cap)
         case .energy, .epsilon: sketchRank = cap
         }
-        // A sketch of half the matrix or more costs as much as the full SVD and bounds nothing.
-        if (sketchRank + options.oversampling) * 2 < length {
-            let sketch = try RandomizedSVD(delta, rank: sketchRank, options: options)
+        // A sketch that fails its bound is retried with twice the oversampling; one of half the
+        // matrix or more costs as much as the full SVD, which is then run instead.
+        var oversampling = max(options.oversampling, 1)
+        while (sketchRank + oversampling) * 2 < length {
+            var attempt = options
+            attempt.oversampling = oversampling
+            let sketch = try RandomizedSVD(delta, rank: sketchRank, options: attempt)
             let sigma = sketch.svd.sigma.map(Double.init)
             let k = Self.select(choice, sigma: sigma, total: sketch.frobeniusSquared, cap: cap)
-            let ratio = sketch.errorRatioBound(rank: k)
+            let ratio = sketch.errorRatioEstimate(rank: k)
             if ratio <= tolerance {
                 svd = sketch.svd.truncated(k)
                 rank = k
                 method = .randomized
                 error = sketch.truncationError(rank: k)
                 norm = sketch.frobeniusSquared.squareRoot()
-                errorRatioBound = ratio
+                errorRatioEstimate = ratio
                 return
             }
+            oversampling = 2 * (sketchRank + oversampling) - sketchRank
         }
         let full = try ThinSVD(delta)
         let sigma = full.sigma.map(Double.init)
@@ -56,7 +61,7 @@ struct DeltaDecomposition {
         method = .full
         error = sigma.dropFirst(k).reduce(0) { $0 + $1 * $1 }.squareRoot()
         norm = total.squareRoot()
-        errorRatioBound = 1
+        errorRatioEstimate = 1
     }
 
     static func select(_ choice: Choice, sigma: [Double], total: Double, cap: Int) -> Int {

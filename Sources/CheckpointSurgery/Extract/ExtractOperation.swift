@@ -41,7 +41,7 @@ public struct ExtractOperation {
         /// ‖ΔW − B·A‖_F and ‖ΔW‖_F.
         public var error: Double
         public var norm: Double
-        public var errorRatioBound: Double
+        public var errorRatioEstimate: Double
         public var relativeError: Double { norm > 0 ? error / norm : 0 }
     }
 
@@ -102,7 +102,7 @@ public struct ExtractOperation {
             modules.append(LoRAOutput.Module(module: module, kind: kind, kernel: kind == .convolution ? Array(info.shape.dropFirst(2)) : [],
                                              b: factors.b, a: factors.a, alpha: Double(decomposition.rank)))
             results.append(ModuleResult(module: module, rows: delta.rows, columns: delta.columns, rank: decomposition.rank, method: decomposition.method.rawValue,
-                                        error: decomposition.error, norm: decomposition.norm, errorRatioBound: decomposition.errorRatioBound))
+                                        error: decomposition.error, norm: decomposition.norm, errorRatioEstimate: decomposition.errorRatioEstimate))
         }
         // A module replaced whole needs no LoRA as well (a Linear whose bias changed too).
         let replaced = Set(wholeModules)
