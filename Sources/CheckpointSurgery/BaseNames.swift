@@ -10,6 +10,11 @@ struct BaseNames {
     /// The embedding tensor shared with lm_head when the base ties them (no separate lm_head stored).
     let tiedEmbedding: String?
 
+    /// Tensor names in llama.cpp's scheme (`blk.N.attn_q.weight`, `token_embd.weight`): a GGUF base.
+    var isLlamaCppNamed: Bool {
+        tensors.contains { $0.name.hasPrefix("blk.") || $0.name == "token_embd.weight" }
+    }
+
     static let embeddingSuffixes = ["embed_tokens.weight", "wte.weight", "word_embeddings.weight", "tok_embeddings.weight", "embed_in.weight"]
     static let outputNames = ["lm_head.weight", "embed_out.weight", "output.weight"]
     static let kohyaPrefixes = ["lora_unet_", "lora_te1_", "lora_te2_", "lora_te3_", "lora_te_", "lora_transformer_", "lora_"]

@@ -96,6 +96,10 @@ public struct MergePlan: Sendable {
                     source = embedding
                     resolved.index = embedding
                 } else {
+                    if names.isLlamaCppNamed {
+                        // Mapping onto llama.cpp names also needs the converter's Q/K row permutation.
+                        throw SurgeryError.unsupported(path: basePath, what: "merging an adapter with Hugging Face module names into a base with llama.cpp tensor names (GGUF: renamed tensors, permuted Q/K rows)")
+                    }
                     if options.ignoreUnmatched {
                         skipped.append("\(adapter.path): \(delta.module) (no base tensor among \(resolved.tried.joined(separator: ", ")))")
                         continue
@@ -133,16 +137,23 @@ public struct MergePlan: Sendable {
             }
             for replacement in adapter.replacements {
                 let found = names.resolve(module: replacement.module, parameter: replacement.parameter, flattenedNames: false)
-                guard let index = found.index else {
+                var resolvedIndex = found.index
+                var source = found.index
+                if resolvedIndex == nil, replacement.parameter == "weight", let tied = names.tiedEmbedding, BaseNames.isOutputModule(replacement.module), let embedding = names.byName[tied] {
+                    guard options.untie else { throw SurgeryError.tiedEmbeddings(adapter: adapter.path, module: replacement.module, shared: tied) }
+                    resolvedIndex = try addUntied(replacement.module + ".weight", source: embedding)
+                    source = embedding
+                }
+                guard let index = resolvedIndex, let source else {
                     if options.ignoreUnmatched { skipped.append("\(adapter.path): modules_to_save \(replacement.module)"); continue }
                     throw SurgeryError.unmatched(adapter: adapter.path, module: replacement.module + " (modules_to_save)", tried: found.tried)
                 }
-                guard base[index].shape == replacement.info.shape else {
-                    throw SurgeryError.shapeMismatch(adapter: adapter.path, module: replacement.module + " (modules_to_save)", adapterShape: "\(replacement.info.shape)", base: base[index].name, baseShape: base[index].shape)
+                guard outputs[index].shape == replacement.info.shape else {
+                    throw SurgeryError.shapeMismatch(adapter: adapter.path, module: replacement.module + " (modules_to_save)", adapterShape: "\(replacement.info.shape)", base: outputs[index].name, baseShape: outputs[index].shape)
                 }
-                var entry = target(output: index, source: index, module: replacement.module)
+                var entry = target(output: index, source: source, module: replacement.module)
                 if let existing = entry.replacement {
-                    throw SurgeryError.conflictingReplacement(tensor: base[index].name, first: adapters[existing.adapter].path, second: adapter.path)
+                    throw SurgeryError.conflictingReplacement(tensor: outputs[index].name, first: adapters[existing.adapter].path, second: adapter.path)
                 }
                 entry.replacement = (adapterIndex, replacement)
                 targets[index] = entry

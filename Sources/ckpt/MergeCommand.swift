@@ -10,14 +10,15 @@ struct MergeCommand: ParsableCommand {
         discussion: """
         BASE is any checkpoint ckpt reads. Each ADAPTER is a PEFT folder (adapter_config.json + \
         adapter_model.safetensors or .bin), a kohya file (lora_down / lora_up / alpha) or a MELoRA state \
-        dict; the kind is detected (force it with --adapter-format).
+        dict; the kind is detected, or forced with --adapter-format KIND
 
         Maths: ΔW = weight · scale · B·A per adapter, scale = lora_alpha / r (α/√r with rsLoRA; \
-        rank_pattern and alpha_pattern as PEFT matches them; kohya: stored alpha / r). Products are \
-        Float32 with a fixed summation order (identical on every machine), the scale is applied after the \
-        product, and each result is rounded once (nearest-even) into the base tensor's dtype. DoRA: \
-        W' = m / ‖W + ΔW‖ · (W + ΔW), per output row (PEFT) or along the axis a kohya dora_scale's shape \
-        gives. Also: embedding LoRA, convolution LoRA, fan_in_fan_out (GPT-2), lora_B.bias, and \
+        rank_pattern and alpha_pattern as PEFT matches them; kohya: stored alpha / r). B·A is a Float32 \
+        fused multiply-add chain over the rank in a fixed order (the same bits on every machine, and \
+        PyTorch's order: Float32 merges equal PEFT's merge_and_unload bit for bit), the scale is applied \
+        after the product, and each result is rounded once (nearest-even) into the base tensor's dtype. \
+        DoRA: W' = m / ‖W + ΔW‖ · (W + ΔW), per output row (PEFT) or along the axis a kohya dora_scale's \
+        shape gives. Also: embedding LoRA, convolution LoRA, fan_in_fan_out (GPT-2), lora_B.bias, and \
         modules_to_save tensors that replace the base's. aLoRA and PiSSA/OLoRA/CorDA-initialised \
         adapters are refused. A result that is NaN or infinite where the base was finite aborts the \
         merge, naming the module; nothing is written.
@@ -26,7 +27,7 @@ struct MergeCommand: ParsableCommand {
         either is refused unless --untie writes a separate lm_head.weight.
 
         --residual FILE also writes what rounding lost (a safetensors file of per-element integer bit \
-        differences, DoRA norms and replaced tensors): `ckpt unmerge --residual FILE` then restores the \
+        differences, DoRA norms and replaced tensors): ckpt unmerge --residual FILE then restores the \
         base bit for bit.
 
         Examples:
@@ -50,7 +51,7 @@ struct MergeCommand: ParsableCommand {
     @Flag(name: .long, help: "Write a separate lm_head.weight when the base ties it to the input embeddings and an adapter changes either.")
     var untie = false
 
-    @Option(name: .long, help: ArgumentHelp("Also write the residual file that lets `ckpt unmerge --residual FILE` restore the base bit for bit.", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("Also write the residual file that lets ckpt unmerge --residual FILE restore the base bit for bit.", valueName: "FILE"))
     var residual: String?
 
     @Flag(name: .customLong("dry-run"), help: "Print the plan (tensors changed, ranks, scales) with peak-memory and disk estimates; write nothing.")

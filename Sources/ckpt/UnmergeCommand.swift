@@ -6,12 +6,12 @@ import CheckpointSurgery
 struct UnmergeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "unmerge",
-        abstract: "Subtract merged adapters from a checkpoint; with --residual, restore the base bit for bit.",
+        abstract: "Subtract merged adapters from a checkpoint, or restore the base bit for bit with the residual file of the merge.",
         discussion: """
         Give the adapters and --weight values of the merge, in the same order. Without --residual the \
         result is the merged weights minus the recomputed deltas, rounded once: close to the base but \
         not bit-exact (rounding during the merge lost bits), and DoRA merges and modules_to_save \
-        replacements cannot be undone. With the residual file written by `ckpt merge --residual`, every \
+        replacements cannot be undone. With the residual file written by ckpt merge --residual FILE every \
         tensor is restored exactly, tensors added by --untie are dropped, and replaced tensors come back.
 
         Examples:
@@ -30,7 +30,7 @@ struct UnmergeCommand: ParsableCommand {
 
     @OptionGroup var outputOptions: SurgeryOutputArguments
 
-    @Option(name: .long, help: ArgumentHelp("The residual file of `ckpt merge --residual`: restores the base bit for bit.", valueName: "FILE"))
+    @Option(name: .long, help: ArgumentHelp("The residual file of ckpt merge --residual FILE: restores the base bit for bit.", valueName: "FILE"))
     var residual: String?
 
     func run() throws {
