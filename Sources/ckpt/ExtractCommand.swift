@@ -13,7 +13,7 @@ struct ExtractCommand: ParsableCommand {
         residual of the sketch gives the error of the kept rank exactly and a lower bound of the optimal \
         (truncated dense SVD) error; when their ratio exceeds --tolerance, the module is redone with a \
         full SVD. Factors: B = U·diag(σ), A = Vᵀ, lora_alpha = r (scale 1). Embeddings become \
-        lora_embedding_A/B with --embed-lora; otherwise they, and norms, biases and any other changed \
+        lora_embedding_A/B with --embed-lora, and otherwise they, norms, biases and any other changed \
         tensor, are saved whole through modules_to_save. The output is a PEFT adapter folder.
 
         Examples:
