@@ -50,21 +50,39 @@ enum GGMLField {
 /// gives 0 or the clamp instead of a trap).
 enum GGMLRounding {
     /// Round half away from zero (C `roundf`/`lroundf`, gguf-py `np_roundf`), clamped to ±`limit`.
+    /// Only float selects and bit arithmetic: the sign of quantized data is random (branches would
+    /// mispredict) and a trapping Float→Int conversion would keep the loops from vectorizing.
     @inline(__always)
     static func halfAway(_ value: Float, limit: Int32) -> Int32 {
-        let magnitude = value.magnitude
-        guard magnitude < Float(limit) else { return value > 0 ? limit : (value < 0 ? -limit : 0) }
-        let whole = Int32(magnitude)
-        let rounded = whole + (magnitude - Float(whole) >= 0.5 ? 1 : 0)
-        return value < 0 ? -rounded : rounded
+        let top = Float(limit)
+        let magnitude = value.magnitude < top ? value.magnitude : top  // NaN → limit
+        let whole = floorOfSmall(magnitude)
+        let rounded = whole + (magnitude - whole >= 0.5 ? 1 : 0)
+        let sign = Int32(bitPattern: value.bitPattern) >> 31  // 0 or −1
+        return (smallInteger(rounded) ^ sign) &- sign
     }
 
     /// `MIN(top, (int)(value))` of the legacy quantizers for a value that is ≥ 0 in exact arithmetic:
-    /// truncation, clamped to 0...top.
+    /// truncation, clamped to 0...top (NaN → 0).
     @inline(__always)
     static func truncated(_ value: Float, top: Int32) -> UInt8 {
-        if value >= Float(top) { return UInt8(truncatingIfNeeded: top) }
-        return value > 0 ? UInt8(truncatingIfNeeded: Int32(value)) : 0
+        let upper = Float(top)
+        let clamped = value >= upper ? upper : (value > 0 ? value : 0)
+        return UInt8(truncatingIfNeeded: smallInteger(floorOfSmall(clamped)))
+    }
+
+    /// ⌊x⌋ for 0 ≤ x < 2^22: adding and removing 2^23 rounds to the nearest integer, then step down if
+    /// that went up.
+    @inline(__always)
+    private static func floorOfSmall(_ x: Float) -> Float {
+        let nearest = (x + 8_388_608) - 8_388_608
+        return nearest > x ? nearest - 1 : nearest
+    }
+
+    /// The integer value of an integral float in [−2^22, 2^22], read from the mantissa after adding 1.5·2^23.
+    @inline(__always)
+    private static func smallInteger(_ x: Float) -> Int32 {
+        Int32(bitPattern: (x + 12_582_912).bitPattern & 0x007F_FFFF) &- 0x0040_0000
     }
 
     /// ggml's `nearest_int`: adds 1.5·2^23 so the FPU rounds to nearest even, then reads the low mantissa
@@ -96,6 +114,19 @@ enum GGMLBlocks {
         _ body: (UnsafePointer<Float>, UnsafeMutableRawPointer) -> Void
     ) {
         for index in 0..<blocks { body(source + index * elements, destination + index * bytes) }
+    }
+
+    /// max |x[i]| over `count` (a multiple of 8) finite floats, eight lanes at a time. For non-negative
+    /// finite floats the bit patterns order like the values, and max is exact in any order.
+    @inline(__always)
+    static func maxMagnitude(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        let raw = UnsafeRawPointer(x)
+        var lanes = SIMD8<UInt32>(repeating: 0)
+        for offset in stride(from: 0, to: count * 4, by: 32) {
+            let bits = raw.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt32>.self)
+            lanes = pointwiseMax(lanes, bits & 0x7FFF_FFFF)
+        }
+        return Float(bitPattern: lanes.max())
     }
 
     /// Calls `body(j, low, high)` for the 16 bytes at `offset`: element j takes the low nibble, j + 16 the high.

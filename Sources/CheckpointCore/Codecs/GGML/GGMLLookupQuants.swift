@@ -165,8 +165,7 @@ enum GGMLLookupQuants {
     static func quantizeMXFP4(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, _ blocks: Int) {
         mxfp4Values.withUnsafeBufferPointer { values in
             GGMLBlocks.encode(source, destination, blocks, elements: 32, bytes: 17) { x, block in
-                var amax: Float = 0
-                for j in 0..<32 { amax = Swift.max(amax, x[j].magnitude) }
+                let amax = GGMLBlocks.maxMagnitude(x, count: 32)
                 // Below 2^-125 ggml's cast to uint8_t is undefined; ckpt clamps to the smallest exponent.
                 let exponent = amax > 0 ? floorf(log2f(amax)) - 2 + 127 : 0
                 let e = UInt8(Swift.max(0, Swift.min(255, exponent)))
@@ -192,8 +191,7 @@ enum GGMLLookupQuants {
     /// Stores d = max|x| and returns 1/d (0 for an all-zero block).
     @inline(__always)
     private static func ternaryScale(_ x: UnsafePointer<Float>, _ block: UnsafeMutableRawPointer, dAt offset: Int) -> Float {
-        var amax: Float = 0
-        for j in 0..<256 { amax = Swift.max(amax, x[j].magnitude) }
+        let amax = GGMLBlocks.maxMagnitude(x, count: 256)
         GGMLField.storeHalf(amax, block, offset)
         return amax != 0 ? 1 / amax : 0
     }
