@@ -132,10 +132,8 @@ enum GGMLBlocks {
     /// Calls `body(j, low, high)` for the 16 bytes at `offset`: element j takes the low nibble, j + 16 the high.
     @inline(__always)
     static func nibbles(_ block: UnsafeRawPointer, at offset: Int, _ body: (Int, UInt8, UInt8) -> Void) {
-        for j in 0..<16 {
-            let byte = GGMLField.byte(block, offset + j)
-            body(j, byte & 0xF, byte >> 4)
-        }
+        let bytes = (block + offset).assumingMemoryBound(to: UInt8.self)
+        for j in 0..<16 { body(j, bytes[j] & 0xF, bytes[j] >> 4) }
     }
 
     /// The 32 five-bit codes of Q5_0 / Q5_1: nibbles at `quantsAt`, fifth bits in the u32 at `highAt`.
