@@ -27,21 +27,27 @@ enum GGMLLegacyQuants {
     }
 
     static func dequantizeQ5_0(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
-        GGMLBlocks.decode(source, destination, blocks, bytes: 22, elements: 32) { block, output in
-            let d = GGMLField.half(block, 0)
-            GGMLBlocks.fiveBitCodes(block, highAt: 2, quantsAt: 6) { j, low, high in
-                output[j] = Float(Int32(low) - 16) * d
-                output[j + 16] = Float(Int32(high) - 16) * d
+        GGMLBlocks.bitSpread.withUnsafeBufferPointer { table in
+            let spread = table.baseAddress.unsafelyUnwrapped
+            GGMLBlocks.decode(source, destination, blocks, bytes: 22, elements: 32) { block, output in
+                let d = GGMLField.half(block, 0)
+                GGMLBlocks.fiveBitCodes(block, highAt: 2, quantsAt: 6, spread: spread) { j, low, high in
+                    output[j] = Float(Int32(low) - 16) * d
+                    output[j + 16] = Float(Int32(high) - 16) * d
+                }
             }
         }
     }
 
     static func dequantizeQ5_1(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
-        GGMLBlocks.decode(source, destination, blocks, bytes: 24, elements: 32) { block, output in
-            let d = GGMLField.half(block, 0), m = GGMLField.half(block, 2)
-            GGMLBlocks.fiveBitCodes(block, highAt: 4, quantsAt: 8) { j, low, high in
-                output[j] = Float(low) * d + m
-                output[j + 16] = Float(high) * d + m
+        GGMLBlocks.bitSpread.withUnsafeBufferPointer { table in
+            let spread = table.baseAddress.unsafelyUnwrapped
+            GGMLBlocks.decode(source, destination, blocks, bytes: 24, elements: 32) { block, output in
+                let d = GGMLField.half(block, 0), m = GGMLField.half(block, 2)
+                GGMLBlocks.fiveBitCodes(block, highAt: 4, quantsAt: 8, spread: spread) { j, low, high in
+                    output[j] = Float(low) * d + m
+                    output[j + 16] = Float(high) * d + m
+                }
             }
         }
     }
