@@ -18,7 +18,9 @@ public enum GGMLCodec {
         try dequantize(type, from: source, into: destination, parallel: true)
     }
 
-    /// Floats (a whole number of rows of `rowLength`) → blocks of `type`.
+    /// Floats (a whole number of rows of `rowLength`) → blocks of `type`. `rowLength` must be a multiple
+    /// of the block size (the reference quantizers work block by block, so it only checks the shape);
+    /// a NaN or infinity is refused with its index.
     public static func quantize(
         _ type: DType, from source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableRawBufferPointer,
         rowLength: Int
