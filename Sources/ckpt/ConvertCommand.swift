@@ -109,7 +109,11 @@ struct ConvertCommand: ParsableCommand {
         let started = Clock.now()
         let reader = try Checkpoint.open(input)
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
-        var plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType, rules: DTypeRules(dtypeMap))
+        let rules = try DTypeRules(dtypeMap)
+        if !target.storesBlockTypes, let quantized = ([floatType].compactMap { $0 } + rules.types).first(where: \.isBlockQuantized) {
+            throw UsageError("\(quantized.userName) is a ggml block type: only GGUF output holds it; write a .gguf file")
+        }
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType, rules: rules)
         var carried = reader.metadata
         var notes: [String] = []
         if !target.storesBlockTypes {
