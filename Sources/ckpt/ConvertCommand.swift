@@ -116,6 +116,7 @@ struct ConvertCommand: ParsableCommand {
         var plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType, rules: rules)
         var carried = reader.metadata
         var notes: [String] = []
+        var sidecar: (name: String, bytes: [UInt8])?
         if !target.storesBlockTypes {
             let dequantized = try plan.dequantizeBlockTypes()
             if dequantized > 0 { notes.append("\(dequantized) ggml-quantized tensor(s) dequantized to f32 (safetensors has no block types)") }
@@ -134,6 +135,7 @@ struct ConvertCommand: ParsableCommand {
             }
             carried = prepared.metadata
             notes += prepared.notes
+            sidecar = prepared.sidecar
         } else if vocabFrom != nil || baseConfig != nil {
             throw UsageError("--vocab-from and --base-config go with --arch llama")
         }
@@ -148,7 +150,25 @@ struct ConvertCommand: ParsableCommand {
             }
         }
         let progress = ProgressLine(label: "converting", enabled: !quiet)
-        try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }
+        // The sidecar (config.json) is staged first and committed only after the weights are.
+        let sidecarOutput: AtomicOutput?
+        do {
+            sidecarOutput = try sidecar.map { file in
+                let output = try AtomicOutput(destination: Paths.join(Paths.folder(of: writer.outputPaths[0]), file.name), overwrite: force)
+                try output.write(file.bytes)
+                return output
+            }
+        } catch {
+            writer.abort()
+            throw error
+        }
+        do {
+            try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }
+        } catch {
+            sidecarOutput?.abort()
+            throw error
+        }
+        try sidecarOutput?.commit()
         progress.finish()
         let seconds = Clock.now() - started
         guard !quiet else { return }

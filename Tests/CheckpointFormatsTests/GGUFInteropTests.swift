@@ -109,6 +109,15 @@ func pythonWithGGUF() -> String? {
         #expect(report["checked"] as? Int == 21)
         #expect((report["different"] as? [String]) == [])
         try expectGGUFPyAgrees(python, output)
+        // And back: ckpt's GGUF → Hugging Face folder (weights + config.json) loads with from_pretrained.
+        let folder = temporary + "/hf"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let back = try GGUFLlamaTests().convertWithSidecar(output, folder + "/model.safetensors")
+        let loaded = try runProcess(python, [Self.script, "transformers", folder, fixturesFolder + "/gguf/hf_llama/model.safetensors"])
+        #expect(loaded.status == 0, "\(loaded.stderr)")
+        let backReport = try #require(try JSONSerialization.jsonObject(with: Data(loaded.stdout.utf8)) as? [String: Any])
+        #expect(backReport["checked"] as? Int == 21 && (backReport["different"] as? [String]) == [])
+        #expect(back.contains("config.json"))
         let adapter = temporary + "/adapter.gguf"
         _ = try GGUFLoRATests().convert(adapter)
         try expectGGUFPyAgrees(python, adapter)

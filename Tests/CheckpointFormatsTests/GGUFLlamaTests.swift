@@ -18,6 +18,31 @@ import CheckpointCore
         return prepared.notes
     }
 
+    /// The GGUF → Hugging Face direction with its config.json written beside the weights (as ckpt does).
+    func convertWithSidecar(_ input: String, _ output: String) throws -> [String] {
+        let reader = try Checkpoint.open(input)
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
+        let prepared = try LlamaConversion.prepare(input: input, reader: reader, toGGUF: false, plan: &plan, vocabFrom: nil)
+        let (writer, _) = try OutputTarget.resolve(path: output, format: nil, shardSize: nil).makeWriter(carrying: prepared.metadata, tensors: plan.outputTensors, overwrite: false)
+        try Converter(reader: reader, plan: plan).run(into: writer)
+        let sidecar = try #require(prepared.sidecar)
+        try writeBytes(sidecar.bytes, to: Paths.join(Paths.folder(of: output), sidecar.name))
+        return writer.outputPaths + [sidecar.name]
+    }
+
+    @Test func configJSONForTheWayBack() throws {
+        let reader = try Checkpoint.open(Self.folder + "/llama_from_hf.gguf")
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
+        let prepared = try LlamaConversion.prepare(input: "x.gguf", reader: reader, toGGUF: false, plan: &plan, vocabFrom: nil)
+        let json = try JSONParser.parse(try #require(prepared.sidecar).bytes)
+        let original = try JSONParser.parse(try fileBytes(Self.folder + "/hf_llama/config.json"))
+        for key in ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                    "max_position_embeddings", "rms_norm_eps", "vocab_size", "head_dim", "tie_word_embeddings", "dtype", "model_type"] {
+            #expect(json[key] == original[key], "\(key)")
+        }
+        #expect(json["rope_theta"] == original["rope_parameters"]?["rope_theta"])
+    }
+
     @Test func huggingFaceToGGUFMatchesLlamaCppLayout() throws {
         let temporary = try makeTemporaryFolder("llama")
         defer { try? FileManager.default.removeItem(atPath: temporary) }

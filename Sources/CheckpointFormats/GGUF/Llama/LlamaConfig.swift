@@ -122,4 +122,33 @@ public struct LlamaConfig: Sendable, Equatable {
         }
         return keys
     }
+
+    /// A transformers `config.json` for this model (keys sorted, two-space indent, as `save_pretrained`
+    /// writes it), so that a GGUF converted back loads with `from_pretrained`.
+    public func huggingFaceConfig(tiedEmbeddings: Bool, dtype: String) -> [UInt8] {
+        func integer(_ value: Int) -> JSONValue { .number(String(value)) }
+        func real(_ value: Double) -> JSONValue { .number(String(Float(value))) }
+        var members: [JSONMember] = [
+            JSONMember("architectures", .array([.string("LlamaForCausalLM")])),
+            JSONMember("dtype", .string(dtype)),
+            JSONMember("head_dim", integer(headDim)),
+            JSONMember("hidden_act", .string("silu")),
+            JSONMember("hidden_size", integer(hiddenSize)),
+            JSONMember("intermediate_size", integer(intermediateSize)),
+            JSONMember("max_position_embeddings", integer(contextLength)),
+            JSONMember("model_type", .string("llama")),
+            JSONMember("num_attention_heads", integer(heads)),
+            JSONMember("num_hidden_layers", integer(layers)),
+            JSONMember("num_key_value_heads", integer(kvHeads)),
+            JSONMember("rms_norm_eps", real(rmsNormEps ?? 1e-6)),
+            JSONMember("rope_theta", real(ropeTheta ?? 10000)),
+            JSONMember("tie_word_embeddings", .bool(tiedEmbeddings)),
+        ]
+        if let linearRopeFactor {
+            members.append(JSONMember("rope_scaling", .object([JSONMember("factor", real(linearRopeFactor)), JSONMember("rope_type", .string("linear"))])))
+        }
+        if let vocabSize { members.append(JSONMember("vocab_size", integer(vocabSize))) }
+        members.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        return JSONEmitter(style: .python(indent: 2)).bytes(.object(members)) + [0x0A]
+    }
 }

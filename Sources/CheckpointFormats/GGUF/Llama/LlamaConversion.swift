@@ -11,6 +11,8 @@ public enum LlamaConversion {
     public struct Prepared {
         public var metadata: CheckpointMetadata
         public var notes: [String]
+        /// A file to write beside the output (`config.json` of a GGUF converted back to Hugging Face).
+        public var sidecar: (name: String, bytes: [UInt8])? = nil
     }
 
     /// Maps `plan` (over `reader`, opened from `input`) for `target`; the direction follows the formats
@@ -23,10 +25,14 @@ public enum LlamaConversion {
             let config = try LlamaConfig(gguf: gguf, file: input)
             try plan.map(architecture: "llama") { LlamaNames.toHF($0.name, config: config) }
             var notes: [String] = []
-            if !plan.items.contains(where: { $0.output.name == "lm_head.weight" }) {
-                notes.append("no output.weight in the GGUF: the model ties lm_head to embed_tokens (set tie_word_embeddings in config.json)")
+            let tied = !plan.items.contains(where: { $0.output.name == "lm_head.weight" })
+            if tied {
+                notes.append("no output.weight in the GGUF: lm_head is tied to embed_tokens (tie_word_embeddings: true in config.json)")
             }
-            return Prepared(metadata: CheckpointMetadata(safetensors: [("format", "pt")]), notes: notes)
+            let dtypes = Set(plan.items.filter { $0.output.shape.count >= 2 }.map(\.output.dtype))
+            let dtype = dtypes.count == 1 ? ["f16": "float16", "bf16": "bfloat16", "f32": "float32"][dtypes.first?.userName ?? ""] ?? "float32" : "float32"
+            return Prepared(metadata: CheckpointMetadata(safetensors: [("format", "pt")]), notes: notes,
+                            sidecar: ("config.json", config.huggingFaceConfig(tiedEmbeddings: tied, dtype: dtype)))
         }
         guard toGGUF else {
             throw MappingError(description: "--arch llama converts a Hugging Face folder to GGUF or a llama GGUF back; write a .gguf output")
