@@ -19,7 +19,8 @@ struct ConvertCommand: ParsableCommand {
         --split-max-tensors split it into parts. safetensors metadata travels as GGUF keys safetensors.KEY and back, so \
         safetensors → GGUF → safetensors gives the same file. ggml-quantized tensors are copied into \
         GGUF as they are and dequantized to f32 for other formats. --arch llama maps a Hugging Face \
-        folder (or a PEFT adapter folder) to llama.cpp's names and layout, and a llama GGUF back.
+        folder (or a PEFT adapter folder) to llama.cpp's names and layout, and a llama GGUF (or GGUF LoRA) \
+        back.
 
         Examples:
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
@@ -72,7 +73,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("vocab-from"), help: ArgumentHelp("With --arch, copy the tokenizer.* keys of this GGUF file into the output.", valueName: "FILE.gguf"))
     var vocabFrom: String?
 
-    @Option(name: .customLong("base-config"), help: ArgumentHelp("With --arch and a PEFT adapter folder: the base model's config.json (or its folder), for the head counts of the Q/K permutation.", valueName: "PATH"))
+    @Option(name: .customLong("base-config"), help: ArgumentHelp("With --arch and an adapter (a PEFT folder, or a GGUF LoRA converted to a PEFT folder OUT/): the base model's config.json or its folder, for the head counts of the Q/K permutation.", valueName: "PATH"))
     var baseConfig: String?
 
     @Flag(name: .long, help: "Replace OUT if it exists.")
@@ -127,7 +128,9 @@ struct ConvertCommand: ParsableCommand {
         if let arch {
             guard arch.lowercased() == "llama" else { throw UsageError("--arch '\(arch)': ckpt maps the llama family (llama, mistral); pass --arch llama") }
             let prepared: LlamaConversion.Prepared
-            if PEFTLoRAConfig.isAdapterFolder(input) {
+            if let gguf = reader.metadata.gguf, GGUFLoRAAdapter.isAdapter(gguf), !target.storesBlockTypes {
+                prepared = try LlamaLoRAToPEFT.prepare(reader: reader, plan: &plan, baseConfig: baseConfig)
+            } else if PEFTLoRAConfig.isAdapterFolder(input) {
                 guard target.storesBlockTypes else { throw UsageError("a PEFT adapter folder converts to a GGUF LoRA adapter: write a .gguf output") }
                 prepared = try LlamaLoRAConversion.prepare(folder: input, reader: reader, plan: &plan, baseConfig: baseConfig)
             } else {
@@ -136,6 +139,13 @@ struct ConvertCommand: ParsableCommand {
             carried = prepared.metadata
             notes += prepared.notes
             sidecar = prepared.sidecar
+            if let name = prepared.outputName {
+                guard case let .shardedSafetensors(folder, _, Int.max) = target else {
+                    throw UsageError("a GGUF LoRA converts to a PEFT adapter folder: give OUT as a folder (ending in /), without --shard-size")
+                }
+                try Folders.create(folder)
+                target = .safetensors(path: Paths.join(folder, name))
+            }
         } else if vocabFrom != nil || baseConfig != nil {
             throw UsageError("--vocab-from and --base-config go with --arch llama")
         }

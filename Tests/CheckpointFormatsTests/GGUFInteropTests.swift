@@ -121,5 +121,12 @@ func pythonWithGGUF() -> String? {
         let adapter = temporary + "/adapter.gguf"
         _ = try GGUFLoRATests().convert(adapter)
         try expectGGUFPyAgrees(python, adapter)
+        // GGUF LoRA → PEFT: peft merges it into the base exactly as it merges the original adapter.
+        try GGUFLoRATests().toPEFT(temporary + "/peft")
+        let merged = try runProcess(python, [Self.script, "peft", fixturesFolder + "/gguf/hf_llama", fixturesFolder + "/gguf/peft_lora", temporary + "/peft"])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        let comparison = try #require(try JSONSerialization.jsonObject(with: Data(merged.stdout.utf8)) as? [String: Any])
+        #expect(comparison["tensors_differing"] as? Int == 0)
+        #expect(comparison["max_abs_diff"] as? Double == 0)
     }
 }

@@ -13,6 +13,8 @@ public enum LlamaConversion {
         public var notes: [String]
         /// A file to write beside the output (`config.json` of a GGUF converted back to Hugging Face).
         public var sidecar: (name: String, bytes: [UInt8])? = nil
+        /// The file name the output must have inside a folder (`adapter_model.safetensors`).
+        public var outputName: String? = nil
     }
 
     /// Maps `plan` (over `reader`, opened from `input`) for `target`; the direction follows the formats
