@@ -15,6 +15,8 @@ public struct LlamaConfig: Sendable, Equatable {
     public var ropeTheta: Double?
     /// `rope_scaling` of type "linear": its factor.
     public var linearRopeFactor: Double?
+    /// `rope_scaling` of type "llama3" (Llama 3.1 and later).
+    public var llama3Rope: Llama3RopeScaling?
     public var tieWordEmbeddings: Bool
 
     public struct ConfigError: Error, CustomStringConvertible {
@@ -66,8 +68,14 @@ public struct LlamaConfig: Sendable, Equatable {
             ?? parameters.flatMap { $0["rope_type"]?.stringValue == "default" ? nil : $0 }
         if let scaling {
             let type = scaling["rope_type"]?.stringValue ?? scaling["type"]?.stringValue ?? "?"
+            if type == "llama3", let factor = real("factor", in: scaling) {
+                llama3Rope = Llama3RopeScaling(factor: factor, low: real("low_freq_factor", in: scaling) ?? 1,
+                                               high: real("high_freq_factor", in: scaling) ?? 4,
+                                               originalContext: real("original_max_position_embeddings", in: scaling) ?? 8192)
+                return
+            }
             guard type == "linear", let value = real("factor", in: scaling) else {
-                throw ConfigError(file: file, reason: "rope_scaling type '\(type)' is not supported by ckpt's llama mapping (llama.cpp's converter computes extra tensors for it); convert with llama.cpp's convert_hf_to_gguf.py")
+                throw ConfigError(file: file, reason: "rope_scaling type '\(type)' is not supported by ckpt's llama mapping (linear and llama3 are); convert with llama.cpp's convert_hf_to_gguf.py")
             }
             linearRopeFactor = value
         }

@@ -27,6 +27,9 @@ public enum LlamaConversion {
             let config = try LlamaConfig(gguf: gguf, file: input)
             try plan.map(architecture: "llama") { LlamaNames.toHF($0.name, config: config) }
             var notes: [String] = []
+            if reader.tensors.contains(where: { $0.name == "rope_freqs.weight" }) {
+                notes.append("rope_freqs.weight (llama3 RoPE scaling factors) has no Hugging Face tensor: set rope_scaling in config.json by hand")
+            }
             let tied = !plan.items.contains(where: { $0.output.name == "lm_head.weight" })
             if tied {
                 notes.append("no output.weight in the GGUF: lm_head is tied to embed_tokens (tie_word_embeddings: true in config.json)")
@@ -42,6 +45,13 @@ public enum LlamaConversion {
         let folder = FolderListing.isFolder(input) ? input : Paths.folder(of: input)
         let config = try LlamaConfig.read(folder)
         try plan.map(architecture: "llama") { LlamaNames.toGGUF($0.name, config: config) }
+        if let rope = config.llama3Rope {
+            // llama.cpp's converter writes this computed tensor first.
+            let factors = rope.factors(dim: config.headDim, theta: config.ropeTheta ?? 10000)
+            let bytes = OwnedBytes(count: factors.count * 4)
+            factors.withUnsafeBytes { bytes.bytes.copyMemory(from: $0) }
+            plan.prepend(try TensorInfo(name: "rope_freqs.weight", dtype: .f32, shape: [factors.count]), bytes: bytes)
+        }
         var metadata = GGUFMetadata(config.ggufKeys)
         var notes: [String] = []
         if let vocabFrom {
