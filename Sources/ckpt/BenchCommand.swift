@@ -15,9 +15,13 @@ struct BenchCommand: ParsableCommand {
         in the same run and with the file in the page cache: cp, cp followed by fsync (ckpt fsyncs its \
         outputs), `ckpt convert` keeping bf16, `ckpt convert --dtype f16`, safetensors → GGUF keeping bf16 \
         and quantized to Q8_0, and (when CKPT_PYTHON names a Python with gguf) the same GGUF conversion \
-        by gguf-py's GGUFWriter. Conversions run as child \
+        by gguf-py's GGUFWriter; zstd level 3 compression and decompression through `ckpt convert` against \
+        `zstd -3 -T0` and `zstd -d` (when installed) and cp, on the same bytes. Conversions run as child \
         processes so that their peak RSS is measured. Also reports how many bytes `inspect` reads. \
-        Figures are ratios to the cp baselines of the same run. The folder is removed afterwards.
+        Then writes the checkpoint as a torch.save zip and times `ckpt convert` of it to safetensors, and \
+        the same conversion by torch.load + safetensors' save_file when a Python with torch is found \
+        ($CKPT_PYTHON, ~/.cache/ckpt/venv, python3). Figures are ratios to the cp baselines of the same run. \
+        The folder is removed afterwards.
         """
     )
 
@@ -29,6 +33,12 @@ struct BenchCommand: ParsableCommand {
 
     @Option(name: .long, help: "Runs per measurement; the median is reported.")
     var `repeat` = 3
+
+    @Flag(name: .customLong("no-zstd"), help: "Skip the zstd compression and decompression measurements.")
+    var noZstd = false
+
+    @Flag(name: .long, help: "Also time ckpt merge of a rank-16 all-linear adapter against cp+fsync plus the delta arithmetic (and a plain-torch merge when Python has torch).")
+    var merge = false
 
     @Flag(name: .long, help: "Keep the generated folder.")
     var keep = false
@@ -44,8 +54,9 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let parent = dir ?? getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         guard FolderListing.isFolder(parent) else { throw UsageError("--dir '\(escapedForTerminal(parent))' is not a folder") }
-        // The source and one output at a time, plus room for headers and the file system's own needs.
-        let needed = 2 * BenchModel.tensorBytes(layers: layers) + (64 << 20)
+        // The source and one output at a time (the PyTorch copy of the model too), plus room for headers
+        // and the file system's own needs; the zstd runs add a compressed copy and a scratch file.
+        let needed = 3 * BenchModel.tensorBytes(layers: layers) + (merge ? 128 << 20 : 64 << 20) + (noZstd ? 0 : 2 * BenchModel.tensorBytes(layers: layers))
         let folder = try BenchFolder(parent: parent, needed: needed, keep: keep)
         defer {
             if keep { Terminal.printError("kept \(escapedForTerminal(folder.path))") } else { folder.remove() }
@@ -63,13 +74,23 @@ struct BenchCommand: ParsableCommand {
         let runs = try measure(model, in: folder, status: status)
         status.show("inspect (in-process header read)")
         let inspect = try BenchInspect.measure(model.path, runs: `repeat`)
-        let report = BenchReport(
+        let compression = noZstd ? nil : try BenchCompression.measure(model, in: folder, runs: `repeat`, status: status)
+        let torch = try BenchTorch.measure(model, in: folder, runs: `repeat`, status: status)
+        var report = BenchReport(
             model: model, layers: layers, machine: BenchMachine.current(folder: folder.path),
             residentBefore: residentBefore, residentAfter: BenchPageCache.residentFraction(model.path),
             cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect,
-            gguf: runs.gguf)
+            torch: torch, gguf: runs.gguf)
+        report.compression = compression
+        let mergeResult = merge ? try BenchMerge.measure(model: model, layers: layers, folder: folder, repeat: `repeat`, status: status) : nil
         status.clear()
-        print(json ? JSONEmitter(style: .python(indent: 2)).text(report.json) : report.text, terminator: json ? "\n" : "")
+        if json {
+            var value = report.json
+            if case let .object(members) = value, let mergeResult { value = .object(members + [JSONMember("merge", mergeResult.json)]) }
+            print(JSONEmitter(style: .python(indent: 2)).text(value))
+        } else {
+            print(report.text + (mergeResult?.text ?? ""), terminator: "")
+        }
     }
 
     struct Runs {

@@ -15,6 +15,17 @@ struct ConvertCommand: ParsableCommand {
         a folder; with --shard-size, NAME.safetensors or a folder gets NAME-0000k-of-0000n.safetensors \
         shards and NAME.safetensors.index.json, as transformers' save_pretrained does.
 
+        IN may be zstd-compressed (model.safetensors.zst, or any file starting with the zstd magic): it \
+        is decompressed first into a temporary file in $TMPDIR (or /tmp), which needs room for the whole \
+        uncompressed checkpoint, and removed afterwards. OUT ending in .zst, or --compress, writes one \
+        zstd-compressed file (zstd -d gives back the plain file): the plain file is written next to OUT \
+        first, then compressed with one thread per core. A folder of shards cannot be compressed.
+
+        OUT ending in .bin, .pt or .pth writes a PyTorch checkpoint laid out byte for byte as torch.save \
+        writes the dict of tensors (except the 40 digits of .data/serialization_id); with --shard-size, \
+        NAME-0000k-of-0000n.bin shards and NAME.bin.index.json. PyTorch input is read without running its \
+        pickle; tied tensors are written once (safetensors output records the other names in its metadata).
+
         OUT ending in .gguf writes GGUF as gguf-py's GGUFWriter does; --split-max-size or \
         --split-max-tensors split it into parts. safetensors metadata travels as GGUF keys safetensors.KEY and back, so \
         safetensors → GGUF → safetensors gives the same file. ggml-quantized tensors are copied into \
@@ -26,18 +37,22 @@ struct ConvertCommand: ParsableCommand {
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
           ckpt convert big/ out/ --shard-size 5GB
           ckpt convert in.safetensors out.safetensors --exclude lm_head
+          ckpt convert model.safetensors.zst model.safetensors
+          ckpt convert model.safetensors small.safetensors --compress zstd:9
+          ckpt convert pytorch_model.bin model.safetensors
+          ckpt convert trainer.ckpt.pt model.safetensors --key state_dict
           ckpt convert Llama-3-8B/ llama.gguf --arch llama --vocab-from tok.gguf --dtype q8_0
           ckpt convert model-Q4_K_M.gguf model.safetensors
         """
     )
 
-    @Argument(help: "The checkpoint to read: a file, a sharded folder or an index file.")
+    @Argument(help: "The checkpoint to read: a file (zstd-compressed allowed), a sharded folder or an index file.")
     var input: String
 
     @Argument(help: "The output file or folder.")
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("Output format (default: from OUT's extension). Values: safetensors.", valueName: "FORMAT"))
+    @Option(name: .long, help: ArgumentHelp("Output format (default: from OUT's extension). Values: safetensors, pytorch.", valueName: "FORMAT"))
     var to: String?
 
     @Option(name: .long, help: ArgumentHelp("Cast floating-point (and ggml-quantized) tensors to this dtype: f32, f16, bf16, f64, f8_e4m3, f8_e5m2, f8_e4m3fnuz, f8_e5m2fnuz, f8_e8m0; for GGUF output also q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, tq1_0, tq2_0, mxfp4 (1-D tensors and rows that are not whole blocks stay in float, as llama.cpp does).", valueName: "DTYPE"))
@@ -60,6 +75,11 @@ struct ConvertCommand: ParsableCommand {
 
     @Option(name: .customLong("shard-size"), help: ArgumentHelp("Split the output into shards of at most SIZE (5GB = 5·10⁹ bytes, 5GiB = 5·2³⁰).", valueName: "SIZE"))
     var shardSize: String?
+
+    @Option(name: .long, help: ArgumentHelp("Compress the output with zstd at LEVEL 1–19 (default 3), writing OUT.zst; OUT.zst alone implies zstd:3.", valueName: "zstd[:LEVEL]"))
+    var compress: String?
+
+    @OptionGroup var torch: TorchOptions
 
     @Option(name: .customLong("split-max-size"), help: ArgumentHelp("GGUF output: split into parts of at most SIZE of tensor data, as gguf-py and llama-gguf-split do (NAME-0000k-of-0000n.gguf).", valueName: "SIZE"))
     var splitMaxSize: String?
@@ -93,10 +113,12 @@ struct ConvertCommand: ParsableCommand {
             guard let size = ByteSize.parse(shardSize) else { throw UsageError("--shard-size '\(shardSize)' is not a size (examples: 5GB, 500MB, 2GiB)") }
             maxShard = size
         }
+        let compression = try OutputCompression.resolve(output: output, option: compress)
         var target: OutputTarget
         do {
-            target = try OutputTarget.resolve(path: output, format: to, shardSize: maxShard)
+            target = try OutputTarget.resolve(path: compression?.plainPath ?? output, format: to, shardSize: maxShard)
             if splitMaxSize != nil || splitMaxTensors != nil {
+                if compression != nil { throw UsageError("--split-max-size / --split-max-tensors write several files and --compress writes one; drop one of them") }
                 let size = try splitMaxSize.map { text in
                     guard let size = ByteSize.parse(text), size > 0 else { throw UsageError("--split-max-size '\(text)' is not a size (examples: 2GB, 500MB)") }
                     return size
@@ -108,7 +130,7 @@ struct ConvertCommand: ParsableCommand {
             throw UsageError(error.description)
         }
         let started = Clock.now()
-        let reader = try Checkpoint.open(input)
+        let reader = try Checkpoint.open(input, torch: torch.readOptions, decompressionProgress: CompressionProgress.line("decompressing", enabled: !quiet))
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
         let rules = try DTypeRules(dtypeMap)
         if !target.storesBlockTypes, let quantized = ([floatType].compactMap { $0 } + rules.types).first(where: \.isBlockQuantized) {
@@ -149,7 +171,18 @@ struct ConvertCommand: ParsableCommand {
         } else if vocabFrom != nil || baseConfig != nil {
             throw UsageError("--vocab-from and --base-config go with --arch llama")
         }
-        let (writer, dropped) = try target.makeWriter(carrying: carried, tensors: plan.outputTensors, overwrite: force)
+        // Tied tensors: the reader's, and for PyTorch output also those a safetensors source records.
+        let implied = target.isPyTorch ? reader.metadata.savedModelAliases(tensorNames: reader.tensors.map(\.name)) : []
+        let aliases = plan.outputAliases(reader.metadata.aliases + implied, selection: selection)
+        let writer: any CheckpointWriter
+        let dropped: Int
+        if let compression {
+            let compressing = try compression.makeWriter(format: to, shardSize: maxShard, carrying: carried, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
+            compressing.compressionProgress = CompressionProgress.line("compressing", enabled: !quiet)
+            (writer, dropped) = (compressing, compression.droppedKeys(carrying: carried, format: to))
+        } else {
+            (writer, dropped) = try target.makeWriter(carrying: carried, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
+        }
         if !quiet && !json {
             for note in notes { Terminal.printError("ckpt: note: \(note)") }
             if dropped > 0 {
@@ -191,11 +224,11 @@ struct ConvertCommand: ParsableCommand {
                 JSONMember("cast_tensors", .number(String(casts))),
                 JSONMember("bytes", .number(String(plan.outputBytes))),
                 JSONMember("seconds", .number(ByteSize.formatted(seconds, decimals: 3))),
-            ])
+            ] + CompressionProgress.jsonMembers(writer))
             print(JSONEmitter(style: .python(indent: 2)).text(report))
         } else {
             let files = writer.outputPaths.count == 1 ? escapedForTerminal(writer.outputPaths[0]) : "\(writer.outputPaths.count) files in \(escapedForTerminal(Paths.folder(of: writer.outputPaths[0])))"
-            print("wrote \(files): \(plan.items.count) tensors (\(casts) cast), \(ByteSize.describe(plan.outputBytes)) in \(ByteSize.formatted(seconds, decimals: 2)) s")
+            print("wrote \(files): \(plan.items.count) tensors (\(casts) cast), \(ByteSize.describe(plan.outputBytes))\(CompressionProgress.summary(writer)) in \(ByteSize.formatted(seconds, decimals: 2)) s")
         }
     }
 }

@@ -9,10 +9,15 @@ struct InspectCommand: ParsableCommand {
         discussion: """
         Prints the format, tensor and parameter counts, a histogram of dtypes with their sizes, and the \
         file metadata. Only headers are read, so inspecting a 100 GB checkpoint takes milliseconds.
+
+        A zstd-compressed file (model.safetensors.zst, or any file starting with the zstd magic) is \
+        decompressed first, streaming, into a temporary file in $TMPDIR (or /tmp) that is removed when \
+        ckpt exits; that takes time and room for the whole uncompressed checkpoint. Byte ranges then \
+        refer to the decompressed content.
         """
     )
 
-    @Argument(help: "A .safetensors or .gguf file (any part of a split GGUF set), a sharded folder, or a *.safetensors.index.json.")
+    @Argument(help: "A checkpoint file (zstd-compressed allowed): .safetensors, .gguf (any part of a split set), PyTorch .bin/.pt/.pth; or a sharded folder or an *.index.json.")
     var path: String
 
     @Flag(name: .long, help: "List every tensor: name, dtype, shape, and byte range in its file.")
@@ -24,11 +29,13 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON on stdout.")
     var json = false
 
+    @OptionGroup var torch: TorchOptions
+
     @Flag(name: .customLong("ggml-order"), help: "With --tensors, also show each shape in ggml order (ne, innermost first), as GGUF stores it.")
     var ggmlOrder = false
 
     func run() throws {
-        let reader = try Checkpoint.open(path)
+        let reader = try Checkpoint.open(path, torch: torch.readOptions, decompressionProgress: CompressionProgress.line("decompressing", enabled: true))
         let selection = try TensorSelection(include: filter.map { [$0] } ?? [])
         var report = InspectReport(reader: reader, selection: selection, filtered: filter != nil)
         report.showNE = ggmlOrder
@@ -86,6 +93,9 @@ struct InspectReport {
         var out = "\(escapedForTerminal(reader.path))\n"
         func line(_ key: String, _ value: String) { out += "  " + key.padding(12) + " " + value + "\n" }
         line("format", reader.format.rawValue)
+        if let compressed = reader as? CompressedCheckpointReader {
+            line("compressed", "zstd, \(ByteSize.describe(compressed.compressedBytes)) → \(ByteSize.describe(compressed.decompressedBytes)) (\(Numbers.grouped(compressed.decompressedBytes)) bytes) decompressed")
+        }
         if files.count > 1 { line("files", "\(files.count) shards") }
         let count = filtered ? "\(selected.count) of \(reader.tensors.count) (matching the filter)" : "\(selected.count)"
         line("tensors", count)
@@ -109,6 +119,9 @@ struct InspectReport {
         }
         for (number, entry) in metadata.index.enumerated() {
             line(number == 0 ? "index" : "", "\(escapedForTerminal(entry.key)) = \(escapedForTerminal(entry.value))")
+        }
+        if let torch = metadata.torch {
+            for (key, value) in TorchReport.lines(torch, aliases: metadata.aliases, names: reader.tensors.map(\.name)) { line(key, value) }
         }
         for warning in warnings { line("warning", escapedForTerminal(warning)) }
         if includeTensors {
@@ -137,6 +150,13 @@ struct InspectReport {
             JSONMember("path", .string(reader.path)),
             JSONMember("format", .string(reader.format.rawValue)),
             JSONMember("files", .array(files.map { .string($0) })),
+            JSONMember("compression", (reader as? CompressedCheckpointReader).map { compressed in
+                .object([
+                    JSONMember("format", .string("zstd")),
+                    JSONMember("compressed_bytes", number(compressed.compressedBytes)),
+                    JSONMember("decompressed_bytes", number(compressed.decompressedBytes)),
+                ])
+            } ?? .null),
             JSONMember("tensor_count", number(selected.count)),
             JSONMember("total_tensor_count", number(reader.tensors.count)),
             JSONMember("parameter_count", number(parameters)),
@@ -159,6 +179,9 @@ struct InspectReport {
         }
         if reader.format == .shardedSafetensors {
             members.append(JSONMember("index_metadata", .object(metadata.index.map { JSONMember($0.key, .string($0.value)) })))
+        }
+        if let torch = metadata.torch {
+            members.append(JSONMember("pytorch", TorchReport.json(torch, aliases: metadata.aliases)))
         }
         members.append(JSONMember("warnings", .array(warnings.map { .string($0) })))
         if includeTensors {

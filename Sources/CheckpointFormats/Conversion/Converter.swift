@@ -67,7 +67,9 @@ public struct Converter {
                     if let source = reader.source(of: item.source) {
                         try writer.copy(from: source.file, offset: source.offset, count: source.count)
                     } else {
-                        try writer.write(try reader.data(at: item.source).bytes)
+                        // Keep the data (and the buffer it may own) alive until written.
+                        let data = try reader.data(at: item.source)
+                        try withExtendedLifetime(data) { try writer.write(data.bytes) }
                     }
                     done += item.output.byteCount
                     progress?(done, total)
@@ -93,6 +95,7 @@ public struct Converter {
                     } catch {
                         throw TensorError(tensor: item.output.name, underlying: error)
                     }
+                    withExtendedLifetime(chunks) {}
                     pipeline.submit(outputBuffer, count: n * outWidth)
                     done += n * outWidth
                     progress?(done, total)
@@ -139,7 +142,7 @@ public struct Converter {
 /// writes while the caller fills the other of two output buffers, so `pread`, the conversion and
 /// `write` no longer wait for each other (on two cores the kernel copies dominate).
 final class WritePipeline: @unchecked Sendable {
-    private let writer: any CheckpointWriter
+    private let sink: (UnsafeRawBufferPointer) throws -> Void
     private let queue = DispatchQueue(label: "ckpt.convert.writer")
     private let group = DispatchGroup()
     private let failures = FailureBox()
@@ -150,7 +153,10 @@ final class WritePipeline: @unchecked Sendable {
     /// semaphores are given back at deinit, which Dispatch requires.
     private var held = [false, false]
 
-    init(writer: any CheckpointWriter) { self.writer = writer }
+    init(writer: any CheckpointWriter) { self.sink = writer.write }
+
+    /// A pipeline into any byte sink (the zstd decompressor writes its scratch file through one).
+    init(sink: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.sink = sink }
 
     deinit {
         group.wait()
@@ -178,7 +184,7 @@ final class WritePipeline: @unchecked Sendable {
         slot ^= 1
         queue.async(group: group) { [self] in
             if failures.first == nil {
-                do { try writer.write(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count])) } catch { failures.record(error) }
+                do { try sink(UnsafeRawBufferPointer(rebasing: buffer.bytes[0..<count])) } catch { failures.record(error) }
             }
             free[index].signal()
         }
