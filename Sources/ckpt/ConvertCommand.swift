@@ -142,34 +142,15 @@ struct ConvertCommand: ParsableCommand {
         var sidecar: (name: String, bytes: [UInt8])?
         if !target.storesBlockTypes {
             let dequantized = try plan.dequantizeBlockTypes()
-            if dequantized > 0 { notes.append("\(dequantized) ggml-quantized tensor(s) dequantized to f32 (safetensors has no block types)") }
+            if dequantized > 0 { notes.append("\(dequantized) ggml-quantized tensor(s) dequantized to f32 (the output format has no ggml block types)") }
         }
         if !plan.keptInFloat.isEmpty {
             notes.append("\(plan.keptInFloat.count) tensor(s) kept in float (1-D, or rows not a whole number of blocks), as llama.cpp does")
         }
-        if let arch {
-            guard arch.lowercased() == "llama" else { throw UsageError("--arch '\(arch)': ckpt maps the llama family (llama, mistral); pass --arch llama") }
-            let prepared: LlamaConversion.Prepared
-            if let gguf = reader.metadata.gguf, GGUFLoRAAdapter.isAdapter(gguf), !target.storesBlockTypes {
-                prepared = try LlamaLoRAToPEFT.prepare(reader: reader, plan: &plan, baseConfig: baseConfig)
-            } else if PEFTLoRAConfig.isAdapterFolder(input) {
-                guard target.storesBlockTypes else { throw UsageError("a PEFT adapter folder converts to a GGUF LoRA adapter: write a .gguf output") }
-                prepared = try LlamaLoRAConversion.prepare(folder: input, reader: reader, plan: &plan, baseConfig: baseConfig)
-            } else {
-                prepared = try LlamaConversion.prepare(input: input, reader: reader, toGGUF: target.storesBlockTypes, plan: &plan, vocabFrom: vocabFrom)
-            }
+        if let prepared = try prepareArchitecture(reader: reader, plan: &plan, target: &target) {
             carried = prepared.metadata
             notes += prepared.notes
             sidecar = prepared.sidecar
-            if let name = prepared.outputName {
-                guard case let .shardedSafetensors(folder, _, Int.max) = target else {
-                    throw UsageError("a GGUF LoRA converts to a PEFT adapter folder: give OUT as a folder (ending in /), without --shard-size")
-                }
-                try Folders.create(folder)
-                target = .safetensors(path: Paths.join(folder, name))
-            }
-        } else if vocabFrom != nil || baseConfig != nil {
-            throw UsageError("--vocab-from and --base-config go with --arch llama")
         }
         // Tied tensors: the reader's, and for PyTorch output also those a safetensors source records.
         let implied = target.isPyTorch ? reader.metadata.savedModelAliases(tensorNames: reader.tensors.map(\.name)) : []
