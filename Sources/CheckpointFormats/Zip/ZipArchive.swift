@@ -166,7 +166,7 @@ public final class ZipArchive: @unchecked Sendable {
                 hasZip64 = true
                 guard locator.u32(4) == 0, locator.u32(16) <= 1 else { throw ZipError.multiDisk(file: path) }
                 let recordOffset = locator.u64(8)
-                guard recordOffset <= UInt64(locatorOffset - ZipConstants.zip64EndSize) || (locatorOffset >= ZipConstants.zip64EndSize && recordOffset == UInt64(locatorOffset - ZipConstants.zip64EndSize)) else {
+                guard locatorOffset >= ZipConstants.zip64EndSize, recordOffset <= UInt64(locatorOffset - ZipConstants.zip64EndSize) else {
                     throw ZipError.zip64LocatorInvalid(file: path, reason: "record offset \(recordOffset) is not before the locator at \(locatorOffset)")
                 }
                 let at = Int(recordOffset)
