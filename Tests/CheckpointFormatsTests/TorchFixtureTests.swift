@@ -18,7 +18,7 @@ import CheckpointCore
     static var files: [String] { expected.keys.filter { !$0.hasPrefix("_") }.sorted() }
 
     @Test func expectationsArePresent() {
-        #expect(Self.files.count == 14)
+        #expect(Self.files.count == 15)
     }
 
     @Test(arguments: files)
@@ -179,5 +179,17 @@ extension TorchFixtureTests {
         #expect(FileManager.default.fileExists(atPath: temporary + "/p.bin") == false)
         #expect(TorchWriter.folderName(for: "/x/pytorch_model.bin") == "pytorch_model")
         #expect(TorchWriter.folderName(for: "/x/modèle.pt") == "archive")
+    }
+}
+
+extension TorchFixtureTests {
+    @Test func bigEndianFilesAreSwappedOnRead() throws {
+        let big = try TorchReader(path: Self.folder + "/bigendian.pt")
+        let little = try TorchReader(path: Self.folder + "/sd_multi.pt")
+        #expect(big.archive.bigEndian)
+        #expect(big.source(of: 0) == nil)
+        for index in little.tensors.indices {
+            #expect(try big.data(at: index).byteArray == little.data(at: index).byteArray)
+        }
     }
 }
