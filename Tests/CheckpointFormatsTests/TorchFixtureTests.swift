@@ -193,3 +193,15 @@ extension TorchFixtureTests {
         }
     }
 }
+
+extension TorchFixtureTests {
+    @Test func peftFolderOpensItsAdapterModelBin() throws {
+        let temporary = try makeTemporaryFolder("peft")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        try FileManager.default.copyItem(atPath: Self.folder + "/adapter_model.bin", toPath: temporary + "/adapter_model.bin")
+        try writeBytes(Array("{\"r\": 2, \"lora_alpha\": 4, \"peft_type\": \"LORA\"}".utf8), to: temporary + "/adapter_config.json")
+        let reader = try Checkpoint.open(temporary)
+        #expect(reader.format == .torch)
+        #expect(reader.tensors.map(\.name) == ["base_model.model.q_proj.lora_A.weight", "base_model.model.q_proj.lora_B.weight"])
+    }
+}
