@@ -11,7 +11,6 @@ public enum Checkpoint {
             case let .unsupported(path, detected):
                 let advice: String
                 switch detected {
-                case .gguf: advice = "GGUF support is not in this build yet"
                 case .legacyTorch, .pickle, .torchPreview: advice = "re-save it with a current torch.save (zip format)"
                 case .gitLFSPointer, .html, .empty: advice = "get the real file"
                 default: advice = "ckpt reads safetensors files and sharded safetensors folders"
@@ -25,8 +24,9 @@ public enum Checkpoint {
 
     /// Opens a file or a folder. A folder is a sharded set (by its index) or holds one safetensors file
     /// (or, failing that, one PyTorch `.bin`/`.pt`/`.pth` file such as a PEFT `adapter_model.bin`).
-    /// `torch` applies to PyTorch checkpoints (`--key`, `--verify`).
-    public static func open(_ path: String, torch: TorchReadOptions = TorchReadOptions()) throws -> any CheckpointReader {
+    /// `torch` applies to PyTorch checkpoints (`--key`, `--verify`). A zstd-compressed file is
+    /// decompressed first; `decompressionProgress` then receives (compressed bytes read, compressed size).
+    public static func open(_ path: String, torch: TorchReadOptions = TorchReadOptions(), decompressionProgress: ((Int, Int) -> Void)? = nil) throws -> any CheckpointReader {
         if FolderListing.isFolder(path) {
             if ShardedSafeTensorsReader.indexPath(inFolder: path) != nil {
                 return try ShardedSafeTensorsReader(path: path)
@@ -47,8 +47,16 @@ public enum Checkpoint {
         if path.hasSuffix(".index.json") { return try ShardedSafeTensorsReader(path: path) }
         let file = try ReadOnlyFile(path: path)
         let detected = DetectedFormat.sniff(try file.read(at: 0, count: min(file.size, 512)))
+        if detected == .zstd || ZstdFormat.hasExtension(path) {
+            return try CompressedCheckpointReader(path: path, file: file, torch: torch, progress: decompressionProgress)
+        }
         switch detected {
+        case .gguf where !path.hasSuffix(".safetensors"):
+            let reader = try GGUFReader(path: path)
+            return GGUFSplitReader.isSplit(reader) ? try GGUFSplitReader(path: path, opened: reader) : reader
         case .safetensors, .unknown, .empty:
+            // A file named .gguf that is not one gets the GGUF reader's precise refusal.
+            if path.hasSuffix(".gguf") { return try GGUFReader(path: path) }
             // Unknown first bytes still go to the safetensors reader: its errors are the precise ones.
             return try SafeTensorsReader(path: path)
         case .zip where !path.hasSuffix(".safetensors"):

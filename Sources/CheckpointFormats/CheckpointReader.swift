@@ -9,6 +9,8 @@ public enum CheckpointFormat: String, Sendable, CaseIterable {
     case shardedSafetensors = "safetensors (sharded)"
     case torch = "pytorch"
     case shardedTorch = "pytorch (sharded)"
+    case gguf
+    case splitGGUF = "gguf (split)"
 }
 
 /// Where a tensor's bytes lie on disk.
@@ -29,10 +31,13 @@ public struct CheckpointMetadata: Sendable {
     public var aliases: [(name: String, target: String)] = []
     /// PyTorch checkpoint facts (nil for other formats).
     public var torch: TorchFileInfo?
+    /// GGUF key/values (typed, file order); nil for other formats.
+    public var gguf: GGUFMetadata?
 
-    public init(safetensors: [(key: String, value: String)]? = nil, index: [(key: String, value: String)] = []) {
+    public init(safetensors: [(key: String, value: String)]? = nil, index: [(key: String, value: String)] = [], gguf: GGUFMetadata? = nil) {
         self.safetensors = safetensors
         self.index = index
+        self.gguf = gguf
     }
 
     /// What a safetensors output gets as `__metadata__`: the source's own, or `{"format": "pt"}` for a

@@ -40,7 +40,11 @@ struct BenchReport {
     let cast: BenchMeasurement
     let inspectProcess: BenchMeasurement
     let inspect: BenchInspect
+    /// zstd figures, unless skipped with --no-zstd.
+    var compression: BenchCompression? = nil
     var torch: BenchTorch.Result? = nil
+    /// safetensors → GGUF rows (bf16 kept, Q8_0, gguf-py when measured).
+    let gguf: [BenchMeasurement]
 
     var rssBudget: Int { 2 * model.largestTensor + 100 * 1024 * 1024 }
     var runsPerMeasurement: Int { cp.runs.count }
@@ -51,7 +55,10 @@ struct BenchReport {
     var goals: [Goal] {
         let sameRatio = ratio(same, cpSync), castRatio = ratio(cast, cpSync)
         let rss = max(same.maxRSS, cast.maxRSS)
+        let ggufRatio = gguf.first.map { ratio($0, cpSync) } ?? .nan
         return [
+            Goal(name: "safetensors → GGUF same dtype ≥ 0.9 × cp+fsync", value: ggufRatio, threshold: 0.9, met: ggufRatio >= 0.9,
+                 shown: ByteSize.formatted(ggufRatio, decimals: 2)),
             Goal(name: "same dtype ≥ 0.9 × cp+fsync", value: sameRatio, threshold: 0.9, met: sameRatio >= 0.9,
                  shown: ByteSize.formatted(sameRatio, decimals: 2)),
             Goal(name: "bf16→f16 ≥ 0.7 × cp+fsync", value: castRatio, threshold: 0.7, met: castRatio >= 0.7,
@@ -89,7 +96,7 @@ struct BenchReport {
         return out
     }
 
-    private var throughputRows: [BenchMeasurement] { [cp, cpSync, same, cast] }
+    private var throughputRows: [BenchMeasurement] { [cp, cpSync, same, cast] + gguf }
 
     var text: String {
         func seconds(_ value: Double) -> String { ByteSize.formatted(value, decimals: 3) }
@@ -114,7 +121,7 @@ struct BenchReport {
         out += torchText
         out += "inspect     opening the checkpoint read \(Numbers.grouped(inspect.bytesRead)) bytes of \(ByteSize.describe(model.fileBytes)) (rchar), \(inspect.pageFaults) page faults, \(ByteSize.formatted(inspect.seconds * 1000, decimals: 2)) ms\n\n"
         for goal in goals { out += (goal.met ? "met     " : "MISSED  ") + goal.name + " (" + goal.shown + ")\n" }
-        return out
+        return out + (compression?.text ?? "")
     }
 
     private var inherited: String {
@@ -172,6 +179,7 @@ struct BenchReport {
                 JSONMember("median_seconds", number(inspect.seconds)),
                 JSONMember("process", entry(inspectProcess, throughput: false)),
             ])),
+            JSONMember("zstd", compression?.json ?? .null),
             JSONMember("pytorch", torch.map { torch in
                 .object([
                     JSONMember("torch_file_bytes", integer(torch.torchFileBytes)),

@@ -9,10 +9,15 @@ struct InspectCommand: ParsableCommand {
         discussion: """
         Prints the format, tensor and parameter counts, a histogram of dtypes with their sizes, and the \
         file metadata. Only headers are read, so inspecting a 100 GB checkpoint takes milliseconds.
+
+        A zstd-compressed file (model.safetensors.zst, or any file starting with the zstd magic) is \
+        decompressed first, streaming, into a temporary file in $TMPDIR (or /tmp) that is removed when \
+        ckpt exits; that takes time and room for the whole uncompressed checkpoint. Byte ranges then \
+        refer to the decompressed content.
         """
     )
 
-    @Argument(help: "A .safetensors file, a PyTorch .bin/.pt/.pth file, a sharded folder, or an *.index.json.")
+    @Argument(help: "A checkpoint file (zstd-compressed allowed): .safetensors, .gguf (any part of a split set), PyTorch .bin/.pt/.pth; or a sharded folder or an *.index.json.")
     var path: String
 
     @Flag(name: .long, help: "List every tensor: name, dtype, shape, and byte range in its file.")
@@ -26,10 +31,14 @@ struct InspectCommand: ParsableCommand {
 
     @OptionGroup var torch: TorchOptions
 
+    @Flag(name: .customLong("ggml-order"), help: "With --tensors, also show each shape in ggml order (ne, innermost first), as GGUF stores it.")
+    var ggmlOrder = false
+
     func run() throws {
-        let reader = try Checkpoint.open(path, torch: torch.readOptions)
+        let reader = try Checkpoint.open(path, torch: torch.readOptions, decompressionProgress: CompressionProgress.line("decompressing", enabled: true))
         let selection = try TensorSelection(include: filter.map { [$0] } ?? [])
-        let report = InspectReport(reader: reader, selection: selection, filtered: filter != nil)
+        var report = InspectReport(reader: reader, selection: selection, filtered: filter != nil)
+        report.showNE = ggmlOrder
         if json {
             print(JSONEmitter(style: .python(indent: 2)).text(report.json(includeTensors: tensors)))
         } else {
@@ -52,6 +61,7 @@ struct InspectReport {
     let filtered: Bool
     let rows: [DTypeRow]
     let warnings: [String]
+    var showNE = false
 
     init(reader: any CheckpointReader, selection: TensorSelection, filtered: Bool) {
         self.reader = reader
@@ -67,7 +77,7 @@ struct InspectReport {
             byType[tensor.dtype] = row
         }
         rows = byType.values.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.dtype.rawValue < $1.dtype.rawValue }
-        warnings = (reader as? ShardedSafeTensorsReader)?.warnings ?? []
+        warnings = ((reader as? ShardedSafeTensorsReader)?.warnings ?? []) + InspectReport.ggufWarnings(reader)
     }
 
     var parameters: Int { rows.reduce(0) { $0 + $1.parameters } }
@@ -75,6 +85,7 @@ struct InspectReport {
 
     var files: [String] {
         if let sharded = reader as? ShardedSafeTensorsReader { return sharded.shards.map(\.path) }
+        if let split = reader as? GGUFSplitReader { return split.parts.map(\.path) }
         return [reader.path]
     }
 
@@ -82,18 +93,24 @@ struct InspectReport {
         var out = "\(escapedForTerminal(reader.path))\n"
         func line(_ key: String, _ value: String) { out += "  " + key.padding(12) + " " + value + "\n" }
         line("format", reader.format.rawValue)
+        if let compressed = reader as? CompressedCheckpointReader {
+            line("compressed", "zstd, \(ByteSize.describe(compressed.compressedBytes)) → \(ByteSize.describe(compressed.decompressedBytes)) (\(Numbers.grouped(compressed.decompressedBytes)) bytes) decompressed")
+        }
         if files.count > 1 { line("files", "\(files.count) shards") }
         let count = filtered ? "\(selected.count) of \(reader.tensors.count) (matching the filter)" : "\(selected.count)"
         line("tensors", count)
         line("parameters", "\(Numbers.grouped(parameters)) (\(Numbers.short(parameters)))")
         line("tensor data", "\(ByteSize.describe(bytes)) (\(Numbers.grouped(bytes)) bytes)")
         for (number, row) in rows.enumerated() {
-            let name = SafeTensorsDType.name(of: row.dtype).padding(6)
+            let name = dtypeName(row.dtype).padding(6)
             let detail = "\(name) \(Numbers.grouped(row.tensors).leftPadding(6)) tensors  \(Numbers.grouped(row.parameters).leftPadding(15)) params  \(ByteSize.describe(row.bytes).leftPadding(9))"
             line(number == 0 ? "dtypes" : "", detail)
         }
         let metadata = reader.metadata
-        if let entries = metadata.safetensors, !entries.isEmpty {
+        if let adapter = adapterSummary { line("adapter", adapter) }
+        if let gguf = metadata.gguf {
+            ggufText(gguf, line: line)
+        } else if let entries = metadata.safetensors, !entries.isEmpty {
             for (number, entry) in entries.enumerated() {
                 line(number == 0 ? "metadata" : "", "\(escapedForTerminal(entry.key)) = \(escapedForTerminal(Numbers.abbreviated(entry.value)))")
             }
@@ -109,13 +126,14 @@ struct InspectReport {
         for warning in warnings { line("warning", escapedForTerminal(warning)) }
         if includeTensors {
             out += "\n"
-            var table: [[String]] = [["NAME", "DTYPE", "SHAPE", "BYTES", "FILE"]]
+            var table: [[String]] = [["NAME", "DTYPE", "SHAPE"] + (showNE ? ["NE"] : []) + ["BYTES", "FILE"]]
             for index in selected {
                 let tensor = reader.tensors[index]
                 let location = reader.location(of: index)
                 table.append([
-                    escapedForTerminal(tensor.name), SafeTensorsDType.name(of: tensor.dtype),
+                    escapedForTerminal(tensor.name), dtypeName(tensor.dtype),
                     "[" + tensor.shape.map(String.init).joined(separator: ", ") + "]",
+                ] + (showNE ? ["[" + InspectReport.ne(tensor).map(String.init).joined(separator: ", ") + "]"] : []) + [
                     "\(location.offset)..<\(location.offset + location.count)",
                     escapedForTerminal(Paths.baseName(of: location.file)),
                 ])
@@ -132,12 +150,19 @@ struct InspectReport {
             JSONMember("path", .string(reader.path)),
             JSONMember("format", .string(reader.format.rawValue)),
             JSONMember("files", .array(files.map { .string($0) })),
+            JSONMember("compression", (reader as? CompressedCheckpointReader).map { compressed in
+                .object([
+                    JSONMember("format", .string("zstd")),
+                    JSONMember("compressed_bytes", number(compressed.compressedBytes)),
+                    JSONMember("decompressed_bytes", number(compressed.decompressedBytes)),
+                ])
+            } ?? .null),
             JSONMember("tensor_count", number(selected.count)),
             JSONMember("total_tensor_count", number(reader.tensors.count)),
             JSONMember("parameter_count", number(parameters)),
             JSONMember("tensor_bytes", number(bytes)),
             JSONMember("dtypes", .object(rows.map { row in
-                JSONMember(SafeTensorsDType.name(of: row.dtype), .object([
+                JSONMember(dtypeName(row.dtype), .object([
                     JSONMember("tensors", number(row.tensors)),
                     JSONMember("parameters", number(row.parameters)),
                     JSONMember("bytes", number(row.bytes)),
@@ -145,9 +170,13 @@ struct InspectReport {
             })),
         ]
         let metadata = reader.metadata
-        members.append(JSONMember("metadata", metadata.safetensors.map { entries in
-            .object(entries.map { JSONMember($0.key, .string($0.value)) })
-        } ?? .null))
+        if let gguf = metadata.gguf {
+            members.append(JSONMember("metadata", ggufJSON(gguf)))
+        } else {
+            members.append(JSONMember("metadata", metadata.safetensors.map { entries in
+                .object(entries.map { JSONMember($0.key, .string($0.value)) })
+            } ?? .null))
+        }
         if reader.format == .shardedSafetensors {
             members.append(JSONMember("index_metadata", .object(metadata.index.map { JSONMember($0.key, .string($0.value)) })))
         }
@@ -159,10 +188,12 @@ struct InspectReport {
             members.append(JSONMember("tensors", .array(selected.map { index in
                 let tensor = reader.tensors[index]
                 let location = reader.location(of: index)
+                let ne = metadata.gguf == nil ? [] : [JSONMember("ne", .array(InspectReport.ne(tensor).map(number)))]
                 return .object([
                     JSONMember("name", .string(tensor.name)),
-                    JSONMember("dtype", .string(SafeTensorsDType.name(of: tensor.dtype))),
+                    JSONMember("dtype", .string(dtypeName(tensor.dtype))),
                     JSONMember("shape", .array(tensor.shape.map(number))),
+                ] + ne + [
                     JSONMember("file", .string(location.file)),
                     JSONMember("begin", number(location.offset)),
                     JSONMember("end", number(location.offset + location.count)),

@@ -24,12 +24,16 @@ struct Run {
     var stderr: String
 }
 
-/// Runs ckpt with `arguments`, stdin closed, and collects its output.
+/// Runs ckpt with `arguments`, stdin closed, and collects its output. `environment` adds to or
+/// overrides the test's own environment.
 @discardableResult
-func ckpt(_ arguments: [String]) throws -> Run {
+func ckpt(_ arguments: [String], environment: [String: String] = [:]) throws -> Run {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: ckptBinary)
     process.arguments = arguments
+    if !environment.isEmpty {
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+    }
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out

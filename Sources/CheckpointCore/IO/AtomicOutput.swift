@@ -27,19 +27,14 @@ public final class AtomicOutput {
         }
         let folder = Paths.folder(of: destination)
         let name = Paths.baseName(of: destination)
-        var path = ""
-        var fd: Int32 = -1
-        for attempt in 0..<100 {
-            path = "\(folder)/.\(name).ckpt-tmp-\(getpid())-\(attempt)"
-            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-            if fd >= 0 || errno != EEXIST { break }
+        let created = try TemporaryFiles.createExclusive(mode: 0o666) { attempt in
+            "\(folder)/.\(name).ckpt-tmp-\(getpid())-\(attempt)"
         }
-        guard fd >= 0 else { throw FileError(path: path, operation: "create temporary file", errno: errno) }
         self.destination = destination
-        self.temporaryPath = path
+        self.temporaryPath = created.path
         self.overwrite = overwrite
-        self.descriptor = fd
-        self.token = TemporaryFiles.register(path)
+        self.descriptor = created.descriptor
+        self.token = created.token
         pending.reserveCapacity(AtomicOutput.bufferSize)
     }
 
@@ -144,16 +139,7 @@ public final class AtomicOutput {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
-        guard let base = bytes.baseAddress else { return }
-        var done = 0
-        while done < bytes.count {
-            let written = Glibc.write(descriptor, base + done, bytes.count - done)
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw FileError(path: temporaryPath, operation: "write", errno: errno)
-            }
-            done += written
-        }
+        try FileDescriptorIO.writeAll(descriptor, bytes, path: temporaryPath)
         bytesWritten += bytes.count
     }
 }
