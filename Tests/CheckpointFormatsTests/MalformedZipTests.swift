@@ -128,6 +128,20 @@ import CheckpointCore
         }
     }
 
+    /// A deflated entry declaring far more than deflate can expand to is refused before any allocation.
+    @Test func inflationBombIsRefused() throws {
+        var layout = Layout(bytes: Self.original)
+        layout.put(UInt16(8), at: layout.central(0) + 10)
+        layout.put(UInt16(8), at: layout.local(0) + 8)
+        layout.put(UInt32(0xFFFF_FFF0), at: layout.central(0) + 24)
+        let temporary = try makeTemporaryFolder("zip-bomb")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        try writeBytes(layout.bytes, to: temporary + "/bomb.zip")
+        let archive = try ZipArchive(path: temporary + "/bomb.zip")
+        #expect { try archive.contents(of: archive.entries[0]) } throws: { ($0 as? ZipError)?.caseName == "inflatedSizeMismatch" }
+        #expect(throws: TorchError.self) { try TorchReader(path: temporary + "/bomb.zip") }
+    }
+
     @Test func duplicateNamesAreRefused() throws {
         let temporary = try makeTemporaryFolder("zip-dup")
         defer { try? FileManager.default.removeItem(atPath: temporary) }

@@ -18,7 +18,7 @@ import CheckpointCore
     static var files: [String] { expected.keys.filter { !$0.hasPrefix("_") }.sorted() }
 
     @Test func expectationsArePresent() {
-        #expect(Self.files.count == 13)
+        #expect(Self.files.count == 15)
     }
 
     @Test(arguments: files)
@@ -130,5 +130,78 @@ import CheckpointCore
         let reader = try TorchReader(path: Self.folder + "/proto4.pt")
         #expect(reader.archive.pickleProtocol == 4)
         #expect(try reader.data(at: 0).byteArray == floats([0, 1, 2, 3, 4, 5]))
+    }
+}
+
+extension TorchFixtureTests {
+    @Test func deflatedRecordsAreInflatedAndChecked() throws {
+        let reader = try TorchReader(path: Self.folder + "/deflated.pt")
+        #expect(reader.archive.zip.entries.contains { !$0.isStored })
+        #expect(!reader.isZeroCopy(0))
+        #expect(reader.source(of: 0) == nil)
+        let stored = try TorchReader(path: Self.folder + "/sd_multi.pt")
+        for index in stored.tensors.indices {
+            #expect(try reader.data(at: index).byteArray == stored.data(at: index).byteArray)
+        }
+    }
+}
+
+extension TorchFixtureTests {
+    /// safetensors → PyTorch → safetensors gives back the reference file byte for byte, and the PyTorch
+    /// step keeps every dtype safetensors and torch share.
+    @Test func roundTripThroughPyTorchIsByteExact() throws {
+        let temporary = try makeTemporaryFolder("torch-roundtrip")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let original = fixturesFolder + "/safetensors/small_model.safetensors"
+        func convert(_ input: String, _ output: String) throws {
+            let reader = try Checkpoint.open(input)
+            let plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
+            let target = try OutputTarget.resolve(path: output, format: nil, shardSize: nil)
+            let writer = try target.makeWriter(metadata: reader.metadata.safetensorsOutput(aliases: []), tensors: plan.outputTensors, overwrite: false)
+            try Converter(reader: reader, plan: plan).run(into: writer)
+        }
+        try convert(original, temporary + "/model.bin")
+        try convert(temporary + "/model.bin", temporary + "/back.safetensors")
+        #expect(try fileBytes(temporary + "/back.safetensors") == fileBytes(original))
+        let torch = try TorchReader(path: temporary + "/model.bin")
+        #expect(torch.archive.folder == "model")
+        #expect(torch.archive.version == 3)
+        #expect(torch.archive.zip.entries.map(\.name).prefix(4) == ["model/data.pkl", "model/.format_version", "model/.storage_alignment", "model/byteorder"])
+        #expect(torch.archive.zip.entries.suffix(2).map(\.name) == ["model/version", "model/.data/serialization_id"])
+        #expect(torch.archive.zip.entries.allSatisfy { $0.dataOffset % 64 == 0 })
+    }
+
+    @Test func pytorchOutputRefusesWhatTorchCannotHold() throws {
+        let temporary = try makeTemporaryFolder("torch-refuse")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let packed = try TensorInfo(name: "p", dtype: .f4, shape: [4])
+        #expect(throws: TorchWriter.UnsupportedDType.self) { try TorchWriter(destination: temporary + "/p.bin", tensors: [packed], overwrite: false) }
+        #expect(FileManager.default.fileExists(atPath: temporary + "/p.bin") == false)
+        #expect(TorchWriter.folderName(for: "/x/pytorch_model.bin") == "pytorch_model")
+        #expect(TorchWriter.folderName(for: "/x/modèle.pt") == "archive")
+    }
+}
+
+extension TorchFixtureTests {
+    @Test func bigEndianFilesAreSwappedOnRead() throws {
+        let big = try TorchReader(path: Self.folder + "/bigendian.pt")
+        let little = try TorchReader(path: Self.folder + "/sd_multi.pt")
+        #expect(big.archive.bigEndian)
+        #expect(big.source(of: 0) == nil)
+        for index in little.tensors.indices {
+            #expect(try big.data(at: index).byteArray == little.data(at: index).byteArray)
+        }
+    }
+}
+
+extension TorchFixtureTests {
+    @Test func peftFolderOpensItsAdapterModelBin() throws {
+        let temporary = try makeTemporaryFolder("peft")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        try FileManager.default.copyItem(atPath: Self.folder + "/adapter_model.bin", toPath: temporary + "/adapter_model.bin")
+        try writeBytes(Array("{\"r\": 2, \"lora_alpha\": 4, \"peft_type\": \"LORA\"}".utf8), to: temporary + "/adapter_config.json")
+        let reader = try Checkpoint.open(temporary)
+        #expect(reader.format == .torch)
+        #expect(reader.tensors.map(\.name) == ["base_model.model.q_proj.lora_A.weight", "base_model.model.q_proj.lora_B.weight"])
     }
 }

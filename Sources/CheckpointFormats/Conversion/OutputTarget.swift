@@ -25,7 +25,9 @@ public enum OutputTarget: Sendable, Equatable {
     public static let formatNames = ["safetensors", "pytorch", "gguf"]
 
     /// Resolves `path`:
-    /// - an existing folder, or a path ending in `/`: a sharded set named `model` inside it;
+    /// - an existing folder, or a path ending in `/`: a sharded set named `model` inside it
+    ///   (`pytorch_model` with `--to pytorch`);
+    /// - `NAME.bin` / `.pt` / `.pth` (or `--to pytorch`): a PyTorch file, sharded with a shard size;
     /// - `NAME.safetensors` with a shard size: a sharded set named `NAME` in its folder;
     /// - `NAME.safetensors`: one file.
     public static func resolve(path: String, format: String?, shardSize: Int?) throws -> OutputTarget {
@@ -44,6 +46,9 @@ public enum OutputTarget: Sendable, Equatable {
         }
         if path.hasSuffix("/") || FolderListing.isFolder(path) {
             let folder = path.hasSuffix("/") && path.count > 1 ? String(path.dropLast()) : path
+            if format?.lowercased() == "pytorch" {
+                return .shardedTorch(folder: folder, prefix: "pytorch_model", maxShardSize: shardSize ?? Int.max)
+            }
             return .shardedSafetensors(folder: folder, prefix: "model", maxShardSize: shardSize ?? Int.max)
         }
         let torchExtension = [".bin", ".pt", ".pth"].first { lower.hasSuffix($0) }

@@ -18,6 +18,8 @@ public struct TorchArchive: @unchecked Sendable {
 
     /// Versions of the zip format torch reads (caffe2/serialize/versions.h).
     public static let supportedVersions = 1...10
+    /// data.pkl is read into memory: a state dict of 100 000 tensors pickles to about 30 MB.
+    public static let maxPickleBytes = 1 << 30
 
     public init(zip: ZipArchive, verify: Bool = false, limits: PickleLimits = PickleLimits()) throws {
         let path = zip.path
@@ -50,6 +52,9 @@ public struct TorchArchive: @unchecked Sendable {
             bigEndian = text == "big"
         } else {
             bigEndian = false
+        }
+        guard pickleEntry.size <= TorchArchive.maxPickleBytes else {
+            throw TorchError.pickleTooLarge(file: path, size: pickleEntry.size, limit: TorchArchive.maxPickleBytes)
         }
         let pickleBytes = try zip.contents(of: pickleEntry, verify: verify).byteArray
         var machine = PickleMachine(data: pickleBytes, limits: limits)

@@ -12,6 +12,7 @@ public enum TorchError: Error, Sendable, CustomStringConvertible {
     case unsupportedVersion(file: String, version: Int)
     case unknownByteOrder(file: String, text: String)
     case pickle(file: String, error: PickleError)
+    case pickleTooLarge(file: String, size: Int, limit: Int)
     case missingStorage(file: String, key: String)
     case storageSizeMismatch(file: String, key: String, recordSize: Int, expected: Int)
     case noStateDict(file: String, candidates: [String])
@@ -42,6 +43,8 @@ public enum TorchError: Error, Sendable, CustomStringConvertible {
             return "\(q(file)): Unknown endianness type: \(q(text)); the archive is damaged"
         case let .pickle(file, error):
             return "\(q(file)): data.pkl: \(error)"
+        case let .pickleTooLarge(file, size, limit):
+            return "\(q(file)): data.pkl holds \(size) bytes, more than the \(limit) any state dict needs; refusing (not a state dict, or malicious)"
         case let .missingStorage(file, key):
             return "\(q(file)): the pickle refers to storage \(q(key)) but the archive has no data/\(escapedForTerminal(key)) record (truncated or damaged)"
         case let .storageSizeMismatch(file, key, recordSize, expected):

@@ -57,17 +57,17 @@ public final class TorchReader: CheckpointReader, @unchecked Sendable {
         var views: [TorchTensor] = []
         var aliases: [(name: String, target: String)] = []
         var shared: [(name: String, with: String)] = []
-        var firstOfStorage: [String: String] = [:]
+        // Views kept so far, by storage key: aliases and sharing are found among these only.
+        var viewsOfStorage: [String: [Int]] = [:]
         for entry in stateDict.entries {
-            if let kept = views.indices.first(where: { views[$0].isSameView(as: entry.tensor) }) {
+            let key = entry.tensor.storage.key
+            let sameStorage = viewsOfStorage[key] ?? []
+            if let kept = sameStorage.first(where: { views[$0].isSameView(as: entry.tensor) }) {
                 aliases.append((entry.name, tensors[kept].name))
                 continue
             }
-            if let other = firstOfStorage[entry.tensor.storage.key] {
-                shared.append((entry.name, other))
-            } else {
-                firstOfStorage[entry.tensor.storage.key] = entry.name
-            }
+            if let first = sameStorage.first { shared.append((entry.name, tensors[first].name)) }
+            viewsOfStorage[key, default: []].append(views.count)
             do {
                 tensors.append(try TensorInfo(name: entry.name, dtype: entry.tensor.dtype, shape: entry.tensor.shape))
             } catch {

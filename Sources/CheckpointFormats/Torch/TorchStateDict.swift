@@ -20,7 +20,7 @@ public struct TorchStateDict: Sendable {
 
     static let preferredKeys = ["state_dict", "model_state_dict", "model", "module", "net", "network", "params", "weights", "ema"]
     /// Nodes visited while flattening; bounds graphs that reuse memoized containers exponentially.
-    static let maxVisits = 10_000_000
+    static let maxVisits = 2_000_000
 
     public static func select(from root: PickleValue, key: String?, file: String) throws -> TorchStateDict {
         var result = TorchStateDict()

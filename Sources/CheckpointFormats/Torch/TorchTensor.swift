@@ -40,8 +40,4 @@ public struct TorchTensor: Sendable, Equatable {
             && storageOffset == other.storageOffset
     }
 
-    /// Whether the view covers every byte of its storage.
-    public var coversStorage: Bool {
-        isContiguous && storageOffset == 0 && (dtype.byteCount(elements: shape.reduce(1, *)) ?? -1) == storage.byteCount
-    }
 }

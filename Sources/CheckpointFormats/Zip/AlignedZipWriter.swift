@@ -30,6 +30,9 @@ public final class AlignedZipWriter {
     public func beginRecord(name: String, size: Int) throws {
         guard current == nil else { throw WriterSequenceError(message: "\(output.destination): record started before the previous one ended") }
         let nameBytes = Array(name.utf8)
+        guard nameBytes.count <= 0xFFFF - 64 else {
+            throw WriterSequenceError(message: "\(output.destination): record name of \(nameBytes.count) bytes is too long for a zip archive")
+        }
         let bigSize = size >= zip64Threshold, bigOffset = offset >= zip64Threshold
         var extra: [UInt8] = []
         if bigSize || bigOffset {

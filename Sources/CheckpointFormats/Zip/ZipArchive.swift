@@ -1,4 +1,7 @@
 import CheckpointCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A zip archive open for reading: its central directory parsed and validated at open, entries
 /// located through their local headers (as torch's `getRecordOffset` does), data read zero-copy from
@@ -95,6 +98,13 @@ public final class ZipArchive: @unchecked Sendable {
             if verify { try check(entry, raw) }
             return TensorData(borrowing: raw, from: mapped)
         }
+        // Deflate expands at most 1032:1, and the result must fit in memory: anything else is a lie or a bomb.
+        let (bound, overflow) = entry.compressedSize.multipliedReportingOverflow(by: 1032)
+        guard overflow || entry.size <= bound + 64 else {
+            throw ZipError.inflatedSizeMismatch(file: path, entry: entry.name, declared: entry.size, actual: min(Int.max, bound + 64))
+        }
+        let memory = Int(sysconf(Int32(_SC_PHYS_PAGES))) &* Int(sysconf(Int32(_SC_PAGESIZE)))
+        guard memory <= 0 || entry.size <= memory / 2 else { throw ZipError.tooLargeToInflate(file: path, entry: entry.name, size: entry.size) }
         let inflated = try Inflate.entry(raw, expectedSize: entry.size, file: path, entry: entry.name)
         try check(entry, UnsafeRawBufferPointer(inflated.bytes))
         return TensorData(owning: inflated)
@@ -166,7 +176,7 @@ public final class ZipArchive: @unchecked Sendable {
                 hasZip64 = true
                 guard locator.u32(4) == 0, locator.u32(16) <= 1 else { throw ZipError.multiDisk(file: path) }
                 let recordOffset = locator.u64(8)
-                guard recordOffset <= UInt64(locatorOffset - ZipConstants.zip64EndSize) || (locatorOffset >= ZipConstants.zip64EndSize && recordOffset == UInt64(locatorOffset - ZipConstants.zip64EndSize)) else {
+                guard locatorOffset >= ZipConstants.zip64EndSize, recordOffset <= UInt64(locatorOffset - ZipConstants.zip64EndSize) else {
                     throw ZipError.zip64LocatorInvalid(file: path, reason: "record offset \(recordOffset) is not before the locator at \(locatorOffset)")
                 }
                 let at = Int(recordOffset)

@@ -27,6 +27,7 @@ public enum ZipError: Error, Sendable, Equatable, CustomStringConvertible {
     case crcMismatch(file: String, entry: String, stored: UInt32, computed: UInt32)
     case inflateFailed(file: String, entry: String, reason: String)
     case inflatedSizeMismatch(file: String, entry: String, declared: Int, actual: Int)
+    case tooLargeToInflate(file: String, entry: String, size: Int)
 
     /// The case name, stable for tests and reports.
     public var caseName: String { Mirror(reflecting: self).children.first?.label ?? "\(self)" }
@@ -82,6 +83,8 @@ public enum ZipError: Error, Sendable, Equatable, CustomStringConvertible {
             return "\(q(file)): CRC-32 of entry \(q(entry)) is \(hex(computed)) but the archive records \(hex(stored)): the data is corrupt; download the file again"
         case let .inflateFailed(file, entry, reason):
             return "\(q(file)): cannot inflate entry \(q(entry)): \(reason) (corrupt zip entry)"
+        case let .tooLargeToInflate(file, entry, size):
+            return "\(q(file)): deflated entry \(q(entry)) would inflate to \(size) bytes, more than half this machine's memory; re-save it uncompressed (torch.save never compresses)"
         case let .inflatedSizeMismatch(file, entry, declared, actual):
             return "\(q(file)): entry \(q(entry)) inflates to \(actual) bytes, not the declared \(declared) (corrupt zip entry)"
         }

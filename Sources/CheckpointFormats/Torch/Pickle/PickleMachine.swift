@@ -399,6 +399,10 @@ public struct PickleMachine {
             guard !overflow, !overflow2 else { throw fail("size × stride overflows") }
             last = sum
         }
+        // Even an empty view must start inside its storage (its byte offset is used to locate it).
+        guard offset <= storageElements else {
+            throw .viewOutOfBounds(shape: shape, stride: stride, offset: offset, needed: offset, storageElements: storageElements)
+        }
         if !empty {
             guard last < storageElements else {
                 throw .viewOutOfBounds(shape: shape, stride: stride, offset: offset, needed: last &+ 1, storageElements: storageElements)
