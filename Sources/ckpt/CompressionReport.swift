@@ -16,13 +16,13 @@ enum CompressionProgress {
 
     /// `, compressed to N (R% of it)` for a compressed output, else nothing.
     static func summary(_ writer: any CheckpointWriter) -> String {
-        guard let compressed = writer as? CompressingWriter, compressed.uncompressedBytes > 0 else { return "" }
+        guard let compressed = writer as? any CompressedOutputWriter, compressed.uncompressedBytes > 0 else { return "" }
         let percent = Double(compressed.compressedBytes) * 100 / Double(compressed.uncompressedBytes)
         return ", compressed (zstd \(compressed.level)) to \(ByteSize.describe(compressed.compressedBytes)) (\(ByteSize.formatted(percent, decimals: 1))%)"
     }
 
     static func jsonMembers(_ writer: any CheckpointWriter) -> [JSONMember] {
-        guard let compressed = writer as? CompressingWriter else { return [] }
+        guard let compressed = writer as? any CompressedOutputWriter else { return [] }
         return [JSONMember("compression", .object([
             JSONMember("format", .string("zstd")),
             JSONMember("level", .number(String(compressed.level))),

@@ -18,8 +18,8 @@ struct ConvertCommand: ParsableCommand {
         IN may be zstd-compressed (model.safetensors.zst, or any file starting with the zstd magic): it \
         is decompressed first into a temporary file in $TMPDIR (or /tmp), which needs room for the whole \
         uncompressed checkpoint, and removed afterwards. OUT ending in .zst, or --compress, writes one \
-        zstd-compressed file (zstd -d gives back the plain file): the plain file is written next to OUT \
-        first, then compressed with one thread per core. A folder of shards cannot be compressed.
+        zstd-compressed file (zstd -d gives back the plain file), compressed as it is written with one \
+        thread per core. A folder of shards cannot be compressed.
 
         Examples:
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
@@ -90,9 +90,8 @@ struct ConvertCommand: ParsableCommand {
         let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
         let writer: any CheckpointWriter
         if let compression {
-            let compressing = try compression.makeWriter(format: to, shardSize: maxShard, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
-            compressing.compressionProgress = CompressionProgress.line("compressing", enabled: !quiet)
-            writer = compressing
+            writer = try compression.makeWriter(format: to, shardSize: maxShard, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
+            (writer as? CompressingWriter)?.compressionProgress = CompressionProgress.line("compressing", enabled: !quiet)
         } else {
             writer = try target.makeWriter(metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
         }

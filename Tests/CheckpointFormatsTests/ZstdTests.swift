@@ -139,12 +139,13 @@ import CheckpointCore
         #expect(!names.contains { $0.hasPrefix(".") }, "temporary files left: \(names)")
     }
 
+    /// Both ways of compressing (on the fly for safetensors; through a plain scratch file for other
+    /// writers) on 24 MiB (several zstd jobs per worker; random halves and zero runs), two workers.
     @Test(.enabled(if: zstdTestsEnabled, "the zstd command is not installed (apt install zstd)"))
     func multiThreadedCompressionOfALargerFileIsExact() throws {
         let zstd = try requireZstdCommand()
         let temporary = try makeTemporaryFolder("zstd-large")
         defer { try? FileManager.default.removeItem(atPath: temporary) }
-        // 24 MiB: several zstd jobs per worker at level 1 and 3; random halves and zero runs.
         var state: UInt64 = 7
         var tensors: [(TensorInfo, [UInt8])] = []
         for index in 0..<6 {
@@ -160,17 +161,29 @@ import CheckpointCore
         }
         let input = temporary + "/input.safetensors"
         try writeSafeTensors(input, metadata: [("format", "pt")], tensors)
-        try convert(input, to: temporary + "/out.safetensors.zst", compress: nil, workers: 2)
-        let result = try runProcess(zstd, ["-d", "-q", temporary + "/out.safetensors.zst", "-o", temporary + "/restored"])
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(try fileBytes(temporary + "/restored") == fileBytes(input))
-        // And ckpt reads its own output back (24 MiB: several output buffers of the decompressor).
-        let reader = try #require(try Checkpoint.open(temporary + "/out.safetensors.zst") as? CompressedCheckpointReader)
-        #expect(reader.decompressedBytes == (try fileBytes(input)).count)
-        #expect(reader.tensors.map(\.name) == tensors.map(\.0.name))
-        for index in tensors.indices {
-            #expect(Array(try reader.data(at: index).bytes) == tensors[index].1, "\(tensors[index].0.name)")
+        let streamed = try #require(try convert(input, to: temporary + "/streamed.safetensors.zst", compress: nil))
+        #expect(streamed is StreamingCompressedWriter)
+        let staged = try #require(try convert(input, to: temporary + "/staged.safetensors.zst", compress: nil, workers: 2))
+        #expect(staged is CompressingWriter)
+        let inputSize = try fileBytes(input).count
+        for name in ["streamed", "staged"] {
+            let result = try runProcess(zstd, ["-d", "-q", temporary + "/\(name).safetensors.zst", "-o", temporary + "/\(name).restored"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try fileBytes(temporary + "/\(name).restored") == fileBytes(input), "\(name)")
+            // ckpt reads its own output back (several output buffers of the decompressor).
+            let reader = try #require(try Checkpoint.open(temporary + "/\(name).safetensors.zst") as? CompressedCheckpointReader)
+            #expect(reader.decompressedBytes == inputSize)
+            #expect(reader.tensors.map(\.name) == tensors.map(\.0.name))
+            for index in tensors.indices {
+                #expect(Array(try reader.data(at: index).bytes) == tensors[index].1, "\(name): \(tensors[index].0.name)")
+            }
         }
+        for writer in [streamed, staged] {
+            #expect(writer.uncompressedBytes == inputSize)
+            #expect(writer.level == 3)
+        }
+        let streamedSize = try fileBytes(temporary + "/streamed.safetensors.zst").count
+        #expect(streamed.compressedBytes == streamedSize)
     }
 
     @Test func refusedOrFailedWritesLeaveNothing() throws {
@@ -188,12 +201,22 @@ import CheckpointCore
             try compression.makeWriter(format: nil, shardSize: nil, metadata: nil, tensors: [], overwrite: false)
         }
         #expect(try fileBytes(temporary + "/x.safetensors.zst") == [1, 2, 3])
-        // A writer aborted half-way leaves neither the scratch file nor a partial output.
+        // A writer aborted half-way leaves neither a scratch file nor a partial output; compressing on
+        // the fly never writes a plain copy at all.
         let reader = try Checkpoint.open(input)
-        let writer = try compression.makeWriter(format: nil, shardSize: nil, metadata: nil, tensors: reader.tensors, overwrite: true)
-        let first = try #require(writer.writeOrder.first)
-        try writer.write(try reader.data(at: first).bytes)
-        writer.abort()
+        let streaming = try compression.makeWriter(format: nil, shardSize: nil, metadata: nil, tensors: reader.tensors, overwrite: true)
+        let staged = try CompressingWriter(destination: temporary + "/x.safetensors.zst", level: 3, workers: 2, overwrite: true) { path in
+            try SafeTensorsWriter(destination: path, metadata: nil, tensors: reader.tensors, overwrite: true)
+        }
+        let names = try FileManager.default.contentsOfDirectory(atPath: temporary)
+        #expect(names.filter { $0.hasPrefix(".x.safetensors.zst.ckpt-tmp-") }.count == 2, "\(names)")
+        #expect(names.filter { $0.hasPrefix(".ckpt-") && $0.hasSuffix("-x.safetensors") }.count == 1, "\(names)")
+        #expect(names.count == 5, "\(names)")  // the two outputs, the staged writer's scratch and its writer's temporary file
+        for writer in [streaming, staged] as [any CheckpointWriter] {
+            let first = try #require(writer.writeOrder.first)
+            try writer.write(try reader.data(at: first).bytes)
+            writer.abort()
+        }
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary) == ["x.safetensors.zst"])
         #expect(try fileBytes(temporary + "/x.safetensors.zst") == [1, 2, 3])
         // finish() with tensors missing fails and cleans up the same way.
@@ -205,12 +228,15 @@ import CheckpointCore
 
 /// Converts `input` unchanged into `output` (compressed when the name or `compress` asks).
 @discardableResult
-func convert(_ input: String, to output: String, compress: String?, workers: Int? = nil) throws -> CompressingWriter? {
+func convert(_ input: String, to output: String, compress: String?, workers: Int? = nil) throws -> (any CompressedOutputWriter)? {
     let reader = try Checkpoint.open(input)
     let plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
     if let compression = try OutputCompression.resolve(output: output, option: compress) {
         var writer = try compression.makeWriter(format: nil, shardSize: nil, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: false)
         if let workers {
+            // The staged path (a plain scratch file, then compression), which writers without an
+            // output filter take.
+            writer.abort()
             writer = try CompressingWriter(destination: compression.path, level: compression.level, workers: workers, overwrite: false) { path in
                 try SafeTensorsWriter(destination: path, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: true)
             }

@@ -131,16 +131,14 @@ import Foundation
         let folder = try temporaryFolder("zstd-sigterm-write")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let output = folder + "/out.safetensors.zst"
+        var started = Date()
         try interrupt(sizes: 48 << 20, prepare: { count in
             try writeF32Checkpoint(folder + "/in.safetensors", count: count)
+            started = Date()
         }, arguments: ["convert", folder + "/in.safetensors", output, "--compress", "zstd:19", "--quiet"], scratch: folder, underWay: {
-            // Compression (slow at level 19) has begun once the uncompressed scratch file is complete,
-            // i.e. renamed into place under its own name with the content.
+            // The compressed output is being written (on the fly, slowly at level 19) for a while.
             let names = (try? self.names(folder)) ?? []
-            return names.contains { name in
-                name.hasPrefix(".ckpt-") && name.hasSuffix("-out.safetensors")
-                    && ((try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.size] as? Int) ?? 0) > 0
-            }
+            return names.contains { $0.hasPrefix(".out.safetensors.zst.ckpt-tmp-") } && Date().timeIntervalSince(started) > 0.5
         }) {
             let left = try self.names(folder)
             #expect(left == ["in.safetensors"], "left behind: \(left)")

@@ -1,27 +1,31 @@
 import CheckpointCore
 
-/// Writes any single-file checkpoint compressed with zstd: the format's own writer writes the
-/// uncompressed file to a scratch file in the destination folder, then `finish()` compresses it into
-/// the destination through an `AtomicOutput` and removes the scratch file.
+/// Writes any single-file checkpoint compressed with zstd, whatever its writer: the format's writer
+/// writes the plain file to a scratch file in the destination folder, then `finish()` compresses it
+/// into the destination through an `AtomicOutput` with a `ZstdOutputFilter` and removes the scratch.
 ///
-/// Why not compress on the fly: the writer interface hands over tensor bytes only; each format writes
-/// its own header (and the torch zip its directory) inside its writer, so a wrapper cannot see the
-/// whole byte stream. Going through a scratch file works for every format unchanged, and the scratch
+/// The fallback for writers that take no output filter (see `StreamingCompressedWriter`): the
+/// writer interface hands over tensor bytes only, and each format writes its own header (and the torch
+/// zip its directory) inside its writer, so a wrapper cannot see the whole byte stream. The scratch
 /// file sits next to the destination (same file system, never a RAM-backed /tmp) because it is as
 /// large as the uncompressed checkpoint. The destination is created first, so an existing output
 /// without `--force` fails before any work.
-public final class CompressingWriter: CheckpointWriter {
+public final class CompressingWriter: CompressedOutputWriter {
     public let destination: String
-    public let level: Int
     public let workers: Int
     private let inner: any CheckpointWriter
     private let scratch: ScratchFile
     private let output: AtomicOutput
-    /// Receives (bytes compressed, uncompressed size) while `finish()` compresses.
-    public var compressionProgress: ((Int, Int) -> Void)?
-    /// Sizes known after `finish()`.
-    public private(set) var uncompressedBytes = 0
-    public private(set) var compressedBytes = 0
+    private let filter: ZstdOutputFilter
+    public var level: Int { filter.level }
+    /// Receives (bytes compressed, uncompressed size) while `finish()` compresses (a phase of its own,
+    /// after the conversion's progress has reached 100%).
+    public var compressionProgress: ((Int, Int) -> Void)? {
+        get { filter.progress }
+        set { filter.progress = newValue }
+    }
+    public var uncompressedBytes: Int { filter.bytesIn }
+    public var compressedBytes: Int { filter.bytesOut }
 
     public var writeOrder: [Int] { inner.writeOrder }
     public var outputPaths: [String] { [destination] }
@@ -29,8 +33,9 @@ public final class CompressingWriter: CheckpointWriter {
     /// `makeWriter` creates the format's writer for the path it is given (a scratch file name that
     /// keeps the extension of the destination without `.zst`); it must write exactly that one file.
     public init(destination: String, level: Int, workers: Int, overwrite: Bool, makeWriter: (String) throws -> any CheckpointWriter) throws {
-        guard ZstdLevel.range.contains(level) else { throw ZstdError.badCompressionOption("zstd:\(level)") }
-        let output = try AtomicOutput(destination: destination, overwrite: overwrite)
+        // The size is pledged only in finish(), once the plain file exists: not here.
+        let filter = try ZstdOutputFilter(destination: destination, level: level, workers: workers, pledgedSize: nil)
+        let output = try AtomicOutput(destination: destination, overwrite: overwrite, filter: filter)
         let innerName = ZstdFormat.strippingExtension(Paths.baseName(of: destination))
         let scratch: ScratchFile
         do {
@@ -55,7 +60,7 @@ public final class CompressingWriter: CheckpointWriter {
             throw ZstdError.cannotCompress(output: destination, reason: "the output is several files (shards); --compress writes one file")
         }
         self.destination = destination
-        self.level = level
+        self.filter = filter
         self.workers = workers
         self.inner = inner
         self.scratch = scratch
@@ -73,10 +78,9 @@ public final class CompressingWriter: CheckpointWriter {
         do {
             try inner.finish()
             let uncompressed = try ReadOnlyFile(path: scratch.path)
-            try ZstdCompressor.compress(uncompressed, level: level, workers: workers, into: output, progress: compressionProgress)
-            uncompressedBytes = uncompressed.size
+            try filter.pledge(uncompressed.size)
+            try output.copy(from: uncompressed, offset: 0, count: uncompressed.size)
             try output.commit()
-            compressedBytes = output.bytesWritten
             scratch.remove()
         } catch {
             abort()

@@ -24,12 +24,21 @@ public struct OutputCompression: Sendable, Equatable {
     }
 
     /// A writer for the format `plainPath` (or `format`) names, compressed into `path` with one
-    /// worker thread per core.
-    public func makeWriter(format: String?, shardSize: Int?, metadata: [(key: String, value: String)]?, tensors: [TensorInfo], overwrite: Bool) throws -> CompressingWriter {
+    /// worker thread per core: on the fly for safetensors, through a plain scratch file for writers
+    /// that take no output filter.
+    public func makeWriter(format: String?, shardSize: Int?, metadata: [(key: String, value: String)]?, tensors: [TensorInfo], overwrite: Bool) throws -> any CompressedOutputWriter {
         guard shardSize == nil else {
             throw ZstdError.cannotCompress(output: path, reason: "--shard-size writes several files and --compress writes one; drop one of them (or compress each shard with zstd afterwards)")
         }
-        return try CompressingWriter(destination: path, level: level, workers: sysconfProcessors(), overwrite: overwrite) { scratchPath in
+        let workers = sysconfProcessors()
+        if case .safetensors = try OutputTarget.resolve(path: plainPath, format: format, shardSize: nil) {
+            let size = try SafeTensorsWriter.fileSize(metadata: metadata, tensors: tensors, path: path)
+            let filter = try ZstdOutputFilter(destination: path, level: level, workers: workers, pledgedSize: size)
+            return try StreamingCompressedWriter(filter: filter) { filter in
+                try SafeTensorsWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite, filter: filter)
+            }
+        }
+        return try CompressingWriter(destination: path, level: level, workers: workers, overwrite: overwrite) { scratchPath in
             try OutputTarget.resolve(path: scratchPath, format: format, shardSize: nil).makeWriter(metadata: metadata, tensors: tensors, overwrite: true)
         }
     }

@@ -1,0 +1,8 @@
+/// A transformation of the bytes of an `AtomicOutput` on their way to disk: compression. The output
+/// calls `process` with every byte it is given, in order, and `finish` once, at commit.
+public protocol OutputFilter: AnyObject {
+    /// Takes `bytes` and passes whatever output is ready to `emit`.
+    func process(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws -> Void) throws
+    /// Ends the stream, passing everything still held to `emit`.
+    func finish(emit: (UnsafeRawBufferPointer) throws -> Void) throws
+}
