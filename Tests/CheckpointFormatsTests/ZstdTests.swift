@@ -186,6 +186,26 @@ import CheckpointCore
         #expect(streamed.compressedBytes == streamedSize)
     }
 
+    /// With the same libzstd, ckpt's output is the very file `zstd -T0 -LEVEL FILE` writes: same frame
+    /// parameters (content size, checksum) and the multi-threaded job layout, whose output does not
+    /// depend on the number of workers once there is one (checked: -T1, -T2, -T4 give one file).
+    @Test(.enabled(if: zstdTestsEnabled, "the zstd command is not installed (apt install zstd)"))
+    func outputIsByteIdenticalToTheZstdCommand() throws {
+        let zstd = try requireZstdCommand()
+        let version = try runProcess(zstd, ["--version"]).stdout
+        try #require(version.contains("v\(ZstdFormat.libraryVersion),"), "the zstd command (\(version)) and libzstd \(ZstdFormat.libraryVersion) differ: outputs may legitimately differ")
+        let temporary = try makeTemporaryFolder("zstd-identical")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let input = fixturesFolder + "/safetensors/small_model.safetensors"
+        try convert(input, to: temporary + "/plain.safetensors", compress: nil)
+        for level in [1, 3, 9, 19] {
+            try convert(input, to: temporary + "/ours\(level).safetensors", compress: "zstd:\(level)")
+            let result = try runProcess(zstd, ["-q", "-T0", "-\(level)", temporary + "/plain.safetensors", "-o", temporary + "/reference\(level).zst"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try fileBytes(temporary + "/ours\(level).safetensors.zst") == fileBytes(temporary + "/reference\(level).zst"), "level \(level)")
+        }
+    }
+
     @Test func refusedOrFailedWritesLeaveNothing() throws {
         let temporary = try makeTemporaryFolder("zstd-refused")
         defer { try? FileManager.default.removeItem(atPath: temporary) }
