@@ -43,6 +43,9 @@ import Foundation
         let text = try ckpt(["inspect", Self.fixtures + "/small_model.safetensors.zst"], scratch: scratch)
         #expect(text.stdout.contains("compressed   zstd, "))
         #expect(try ckpt(["inspect", "--help"], scratch: scratch).stdout.contains("zstd-compressed allowed"))
+        // A TMPDIR that does not exist is an I/O error that says what to change.
+        let missing = try ckpt(["inspect", Self.fixtures + "/small_model.safetensors.zst"], scratch: scratch + "/missing")
+        #expect(missing.status == 4 && missing.stderr.contains("set TMPDIR"), "\(missing.stderr)")
     }
 
     @Test(.enabled(if: ZstdCLITests.zstdInstalled, "the zstd command is not installed (apt install zstd)"))
