@@ -1,14 +1,16 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layers (see docs/DESIGN.md): ckpt → CheckpointFormats → CheckpointCore.
-// CheckpointLinalg, CheckpointSurgery and the system-library targets arrive with the issues that use them.
+// Layers (see docs/DESIGN.md): ckpt → CheckpointSurgery → CheckpointLinalg → CBLAS;
+// ckpt → CheckpointFormats → CheckpointCore (Surgery also uses Formats and Core).
 let package = Package(
     name: "ckpt",
     products: [
         .executable(name: "ckpt", targets: ["ckpt"]),
         .library(name: "CheckpointCore", targets: ["CheckpointCore"]),
         .library(name: "CheckpointFormats", targets: ["CheckpointFormats"]),
+        .library(name: "CheckpointLinalg", targets: ["CheckpointLinalg"]),
+        .library(name: "CheckpointSurgery", targets: ["CheckpointSurgery"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -16,16 +18,23 @@ let package = Package(
     targets: [
         .target(name: "CheckpointCore"),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
-        .target(name: "CheckpointFormats", dependencies: ["CheckpointCore", "CZstd"]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .target(name: "CheckpointFormats", dependencies: ["CheckpointCore", "CZstd", "CZlib"]),
+        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .target(name: "CKernels", linkerSettings: [.linkedLibrary("m")]),
+        .target(name: "CheckpointLinalg", dependencies: ["CBLAS", "CKernels"]),
+        .target(name: "CheckpointSurgery", dependencies: ["CheckpointLinalg", "CKernels", "CheckpointFormats", "CheckpointCore"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [
-                "CheckpointCore", "CheckpointFormats",
+                "CheckpointCore", "CheckpointFormats", "CheckpointLinalg", "CheckpointSurgery",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .testTarget(name: "CheckpointCoreTests", dependencies: ["CheckpointCore"]),
         .testTarget(name: "CheckpointFormatsTests", dependencies: ["CheckpointFormats", "CheckpointCore"]),
+        .testTarget(name: "CheckpointLinalgTests", dependencies: ["CheckpointLinalg"]),
+        .testTarget(name: "CheckpointSurgeryTests", dependencies: ["CheckpointSurgery", "CheckpointLinalg", "CheckpointFormats", "CheckpointCore"]),
         .testTarget(name: "ckptTests", dependencies: ["ckpt"]),
     ]
 )

@@ -17,6 +17,15 @@ public struct TensorData: @unchecked Sendable {
     }
 
     public var count: Int { bytes.count }
+
+    /// Runs `body` with the bytes while this value (and so their owner) is alive: prefer this to
+    /// reading `bytes` from a temporary, which Swift may release before the bytes are used.
+    public func withBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        try withExtendedLifetime(self) { try body(bytes) }
+    }
+
+    /// A copy of the bytes.
+    public var byteArray: [UInt8] { withBytes { Array($0) } }
 }
 
 /// A heap buffer with a stable, 64-byte aligned address, for tensors that had to be materialised.

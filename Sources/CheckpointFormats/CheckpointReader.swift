@@ -7,6 +7,10 @@ import Glibc
 public enum CheckpointFormat: String, Sendable, CaseIterable {
     case safetensors
     case shardedSafetensors = "safetensors (sharded)"
+    case torch = "pytorch"
+    case shardedTorch = "pytorch (sharded)"
+    case gguf
+    case splitGGUF = "gguf (split)"
 }
 
 /// Where a tensor's bytes lie on disk.
@@ -23,10 +27,27 @@ public struct CheckpointMetadata: Sendable {
     public var safetensors: [(key: String, value: String)]?
     /// Index-level metadata of a sharded folder (`metadata` of `model.safetensors.index.json`).
     public var index: [(key: String, value: String)]
+    /// Names kept once because they are the same tensor as another (tied weights): (alias, kept name).
+    public var aliases: [(name: String, target: String)] = []
+    /// PyTorch checkpoint facts (nil for other formats).
+    public var torch: TorchFileInfo?
+    /// GGUF key/values (typed, file order); nil for other formats.
+    public var gguf: GGUFMetadata?
 
-    public init(safetensors: [(key: String, value: String)]? = nil, index: [(key: String, value: String)] = []) {
+    public init(safetensors: [(key: String, value: String)]? = nil, index: [(key: String, value: String)] = [], gguf: GGUFMetadata? = nil) {
         self.safetensors = safetensors
         self.index = index
+        self.gguf = gguf
+    }
+
+    /// What a safetensors output gets as `__metadata__`: the source's own, or `{"format": "pt"}` for a
+    /// PyTorch source (as transformers writes it); then each of `aliases` (the source's, after the
+    /// conversion's selection and renames) as `alias = kept name`, the record safetensors'
+    /// `save_model` leaves for tensors it drops.
+    public func safetensorsOutput(aliases: [(name: String, target: String)]) -> [(key: String, value: String)]? {
+        var entries = safetensors ?? (torch != nil || !aliases.isEmpty ? [("format", "pt")] : nil)
+        for alias in aliases { entries?.append((alias.name, alias.target)) }
+        return entries
     }
 }
 

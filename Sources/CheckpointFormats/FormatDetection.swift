@@ -23,6 +23,9 @@ public enum DetectedFormat: Sendable, Equatable, CustomStringConvertible {
         if starts(Array("PYTORCH1".utf8)) { return .torchPreview }
         if starts([0x80, 0x02, 0x8A, 0x0A, 0x6C, 0xFC, 0x9C, 0x46, 0xF9, 0x20, 0x6A, 0xA8, 0x50, 0x19]) { return .legacyTorch }
         if starts(Array("version https://git-lfs".utf8)) { return .gitLFSPointer }
+        // A safetensors header starts with `{` at byte 8 whatever its length bytes are (a length of
+        // 60 or 128 would otherwise look like `<` or a pickle opcode).
+        if prefix.count >= 9, prefix[8] == 0x7B, prefix[4..<8].allSatisfy({ $0 == 0 }) { return .safetensors }
         let text = String(decoding: prefix.prefix(64), as: UTF8.self).lowercased()
         let trimmed = text.drop { $0 == " " || $0 == "\n" || $0 == "\r" || $0 == "\t" }
         if trimmed.hasPrefix("<!doctype") || trimmed.hasPrefix("<html") || trimmed.hasPrefix("<?xml") || trimmed.hasPrefix("<") {

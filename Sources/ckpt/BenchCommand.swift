@@ -13,11 +13,15 @@ struct BenchCommand: ParsableCommand {
         Generates the project's benchmark checkpoint (Llama-like, bf16, hidden 2048, intermediate 5632, \
         32000 vocabulary, untied lm_head; about 0.97 GB with 8 layers) in a temporary folder, then times, \
         in the same run and with the file in the page cache: cp, cp followed by fsync (ckpt fsyncs its \
-        outputs), `ckpt convert` keeping bf16, and `ckpt convert --dtype f16`; then zstd level 3 \
-        compression and decompression through `ckpt convert` against `zstd -3 -T0` and `zstd -d` (when \
-        installed) and cp, on the same bytes. Conversions run as child \
+        outputs), `ckpt convert` keeping bf16, `ckpt convert --dtype f16`, safetensors → GGUF keeping bf16 \
+        and quantized to Q8_0, and (when CKPT_PYTHON names a Python with gguf) the same GGUF conversion \
+        by gguf-py's GGUFWriter; zstd level 3 compression and decompression through `ckpt convert` against \
+        `zstd -3 -T0` and `zstd -d` (when installed) and cp, on the same bytes. Conversions run as child \
         processes so that their peak RSS is measured. Also reports how many bytes `inspect` reads. \
-        Figures are ratios to the cp baselines of the same run. The folder is removed afterwards.
+        Then writes the checkpoint as a torch.save zip and times `ckpt convert` of it to safetensors, and \
+        the same conversion by torch.load + safetensors' save_file when a Python with torch is found \
+        ($CKPT_PYTHON, ~/.cache/ckpt/venv, python3). Figures are ratios to the cp baselines of the same run. \
+        The folder is removed afterwards.
         """
     )
 
@@ -33,6 +37,9 @@ struct BenchCommand: ParsableCommand {
     @Flag(name: .customLong("no-zstd"), help: "Skip the zstd compression and decompression measurements.")
     var noZstd = false
 
+    @Flag(name: .long, help: "Also time ckpt merge of a rank-16 all-linear adapter against cp+fsync plus the delta arithmetic (and a plain-torch merge when Python has torch).")
+    var merge = false
+
     @Flag(name: .long, help: "Keep the generated folder.")
     var keep = false
 
@@ -47,9 +54,9 @@ struct BenchCommand: ParsableCommand {
     func run() throws {
         let parent = dir ?? getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         guard FolderListing.isFolder(parent) else { throw UsageError("--dir '\(escapedForTerminal(parent))' is not a folder") }
-        // The source and one output at a time, plus room for headers and the file system's own needs;
-        // the zstd runs add a compressed copy and a scratch file (each at most the model's size).
-        let needed = 2 * BenchModel.tensorBytes(layers: layers) + (64 << 20) + (noZstd ? 0 : 2 * BenchModel.tensorBytes(layers: layers))
+        // The source and one output at a time (the PyTorch copy of the model too), plus room for headers
+        // and the file system's own needs; the zstd runs add a compressed copy and a scratch file.
+        let needed = 3 * BenchModel.tensorBytes(layers: layers) + (merge ? 128 << 20 : 64 << 20) + (noZstd ? 0 : 2 * BenchModel.tensorBytes(layers: layers))
         let folder = try BenchFolder(parent: parent, needed: needed, keep: keep)
         defer {
             if keep { Terminal.printError("kept \(escapedForTerminal(folder.path))") } else { folder.remove() }
@@ -68,17 +75,28 @@ struct BenchCommand: ParsableCommand {
         status.show("inspect (in-process header read)")
         let inspect = try BenchInspect.measure(model.path, runs: `repeat`)
         let compression = noZstd ? nil : try BenchCompression.measure(model, in: folder, runs: `repeat`, status: status)
+        let torch = try BenchTorch.measure(model, in: folder, runs: `repeat`, status: status)
         var report = BenchReport(
             model: model, layers: layers, machine: BenchMachine.current(folder: folder.path),
             residentBefore: residentBefore, residentAfter: BenchPageCache.residentFraction(model.path),
-            cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect)
+            cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect,
+            torch: torch, gguf: runs.gguf)
         report.compression = compression
+        let mergeResult = merge ? try BenchMerge.measure(model: model, layers: layers, folder: folder, repeat: `repeat`, status: status) : nil
         status.clear()
-        print(json ? JSONEmitter(style: .python(indent: 2)).text(report.json) : report.text, terminator: json ? "\n" : "")
+        if json {
+            var value = report.json
+            if case let .object(members) = value, let mergeResult { value = .object(members + [JSONMember("merge", mergeResult.json)]) }
+            print(JSONEmitter(style: .python(indent: 2)).text(value))
+        } else {
+            print(report.text + (mergeResult?.text ?? ""), terminator: "")
+        }
     }
 
     struct Runs {
         var cp, cpSync, same, cast, inspect: BenchMeasurement
+        /// safetensors → GGUF (bf16 kept), → GGUF Q8_0, and gguf-py's conversion when available.
+        var gguf: [BenchMeasurement]
     }
 
     /// Runs every command `repeat` times, interleaved (all commands once, then again) so that a drift
@@ -87,41 +105,51 @@ struct BenchCommand: ParsableCommand {
         let ckpt = try BenchProcess.selfExecutable()
         let source = model.path
         let output = folder.file("out.safetensors")
+        let ggufOutput = folder.file("out.gguf")
         struct Case {
             var label: String
             var arguments: [String]
             var fsync = false
             /// Bytes the output must at least have, so that a command that did nothing cannot look fast.
             var minimumOutput: Int?
+            var output: String?
         }
-        let cases = [
+        var cases = [
             Case(label: "cp", arguments: ["/bin/cp", source, output], minimumOutput: model.fileBytes),
             Case(label: "cp + fsync", arguments: ["/bin/cp", source, output], fsync: true, minimumOutput: model.fileBytes),
             Case(label: "ckpt convert (bf16 kept)", arguments: [ckpt, "convert", source, output, "--quiet"], minimumOutput: model.tensorBytes),
             Case(label: "ckpt convert --dtype f16", arguments: [ckpt, "convert", source, output, "--dtype", "f16", "--quiet"], minimumOutput: model.tensorBytes),
             Case(label: "ckpt inspect", arguments: [ckpt, "inspect", source]),
+            Case(label: "ckpt convert → GGUF (bf16 kept)", arguments: [ckpt, "convert", source, ggufOutput, "--quiet"], minimumOutput: model.tensorBytes, output: ggufOutput),
+            Case(label: "ckpt convert → GGUF --dtype q8_0", arguments: [ckpt, "convert", source, ggufOutput, "--dtype", "q8_0", "--quiet"], minimumOutput: model.tensorBytes / 2, output: ggufOutput),
         ]
+        if let python = BenchGGUF.python() {
+            let script = try BenchGGUF.writeScript(in: folder)
+            // gguf-py does not fsync; the same fsync as `cp + fsync` keeps the comparison fair.
+            cases.append(Case(label: "gguf-py GGUFWriter → GGUF (+ fsync)", arguments: [python, script, source, ggufOutput], fsync: true, minimumOutput: model.tensorBytes, output: ggufOutput))
+        }
         var results = cases.map { BenchMeasurement(label: $0.label) }
-        defer { unlink(output) }
+        defer { unlink(output); unlink(ggufOutput) }
         // Round 0 is an untimed warm-up: executables and libraries come into the page cache, and no
         // command's first run (the only one to pay for them) is timed.
         for round in 0...`repeat` {
             for (index, item) in cases.enumerated() {
                 status.show(round == 0 ? "warm-up: \(item.label)" : "run \(round)/\(`repeat`): \(item.label)")
-                unlink(output)
+                let target = item.output ?? output
+                unlink(target)
                 // Write back (and discard) what earlier runs left, so no run pays for another's I/O.
                 sync()
-                let result = try BenchProcess.run(item.arguments, label: item.label, fsyncing: item.fsync ? output : nil)
+                let result = try BenchProcess.run(item.arguments, label: item.label, fsyncing: item.fsync ? target : nil)
                 if let minimum = item.minimumOutput {
                     var info = stat()
-                    guard stat(output, &info) == 0, Int(info.st_size) >= minimum else {
+                    guard stat(target, &info) == 0, Int(info.st_size) >= minimum else {
                         throw BenchProcess.Failure(description: "\(item.label) did not write the expected \(ByteSize.describe(minimum)) output")
                     }
                 }
                 if round > 0 { results[index].runs.append(result) }
             }
         }
-        return Runs(cp: results[0], cpSync: results[1], same: results[2], cast: results[3], inspect: results[4])
+        return Runs(cp: results[0], cpSync: results[1], same: results[2], cast: results[3], inspect: results[4], gguf: Array(results[5...]))
     }
 }
 

@@ -42,6 +42,9 @@ struct BenchReport {
     let inspect: BenchInspect
     /// zstd figures, unless skipped with --no-zstd.
     var compression: BenchCompression? = nil
+    var torch: BenchTorch.Result? = nil
+    /// safetensors → GGUF rows (bf16 kept, Q8_0, gguf-py when measured).
+    let gguf: [BenchMeasurement]
 
     var rssBudget: Int { 2 * model.largestTensor + 100 * 1024 * 1024 }
     var runsPerMeasurement: Int { cp.runs.count }
@@ -52,7 +55,10 @@ struct BenchReport {
     var goals: [Goal] {
         let sameRatio = ratio(same, cpSync), castRatio = ratio(cast, cpSync)
         let rss = max(same.maxRSS, cast.maxRSS)
+        let ggufRatio = gguf.first.map { ratio($0, cpSync) } ?? .nan
         return [
+            Goal(name: "safetensors → GGUF same dtype ≥ 0.9 × cp+fsync", value: ggufRatio, threshold: 0.9, met: ggufRatio >= 0.9,
+                 shown: ByteSize.formatted(ggufRatio, decimals: 2)),
             Goal(name: "same dtype ≥ 0.9 × cp+fsync", value: sameRatio, threshold: 0.9, met: sameRatio >= 0.9,
                  shown: ByteSize.formatted(sameRatio, decimals: 2)),
             Goal(name: "bf16→f16 ≥ 0.7 × cp+fsync", value: castRatio, threshold: 0.7, met: castRatio >= 0.7,
@@ -61,10 +67,36 @@ struct BenchReport {
                  met: rss <= rssBudget, shown: "\(ByteSize.describe(rss)) of \(ByteSize.describe(rssBudget))"),
             Goal(name: "inspect reads < 1 MB", value: Double(inspect.bytesRead), threshold: 1e6,
                  met: inspect.bytesRead < 1_000_000, shown: "\(Numbers.grouped(inspect.bytesRead)) bytes"),
-        ]
+        ] + torchGoals
     }
 
-    private var throughputRows: [BenchMeasurement] { [cp, cpSync, same, cast] }
+    private var torchGoals: [Goal] {
+        guard let torch else { return [] }
+        let value = ratio(torch.ckpt, cpSync)
+        return [Goal(name: "torch zip → safetensors ≥ 0.9 × cp+fsync", value: value, threshold: 0.9, met: value >= 0.9,
+                     shown: ByteSize.formatted(value, decimals: 2))]
+    }
+
+    /// The PyTorch rows: conversions of the torch.save file, against the same cp baselines.
+    private var torchText: String {
+        guard let torch else { return "" }
+        func seconds(_ value: Double) -> String { ByteSize.formatted(value, decimals: 3) }
+        func ratioText(_ value: Double) -> String { ByteSize.formatted(value, decimals: 2) }
+        var rows: [[String]] = [["torch.save zip (\(ByteSize.describe(torch.torchFileBytes))) → safetensors", "median s", "min–max s", "× cp", "× cp+fsync", "user s", "sys s", "own peak"]]
+        for m in [torch.ckpt, torch.python, torch.pythonImport].compactMap({ $0 }) {
+            rows.append([m.label, seconds(m.seconds), "\(seconds(m.fastest))–\(seconds(m.slowest))", ratioText(ratio(m, cp)), ratioText(ratio(m, cpSync)),
+                         seconds(m.userSeconds), seconds(m.systemSeconds), m.sampledPeak.map(ByteSize.describe) ?? "-"])
+        }
+        var out = "\n" + Numbers.table(rows)
+        if let python = torch.python {
+            out += "ckpt is \(ratioText(python.seconds / torch.ckpt.seconds))× as fast as torch + safetensors in Python (\(escapedForTerminal(torch.pythonPath ?? "")))\n"
+        } else {
+            out += "no Python with torch and safetensors found (set CKPT_PYTHON): the Python comparison was skipped\n"
+        }
+        return out
+    }
+
+    private var throughputRows: [BenchMeasurement] { [cp, cpSync, same, cast] + gguf }
 
     var text: String {
         func seconds(_ value: Double) -> String { ByteSize.formatted(value, decimals: 3) }
@@ -86,6 +118,7 @@ struct BenchReport {
         out += Numbers.table(rows)
         out += "\nru_maxrss (wait4) includes what a spawned child inherits from the bench: up to \(inherited).\n"
         out += "own peak is the child's VmHWM sampled every 10 ms (not shown for runs under 0.1 s).\n"
+        out += torchText
         out += "inspect     opening the checkpoint read \(Numbers.grouped(inspect.bytesRead)) bytes of \(ByteSize.describe(model.fileBytes)) (rchar), \(inspect.pageFaults) page faults, \(ByteSize.formatted(inspect.seconds * 1000, decimals: 2)) ms\n\n"
         for goal in goals { out += (goal.met ? "met     " : "MISSED  ") + goal.name + " (" + goal.shown + ")\n" }
         return out + (compression?.text ?? "")
@@ -147,6 +180,13 @@ struct BenchReport {
                 JSONMember("process", entry(inspectProcess, throughput: false)),
             ])),
             JSONMember("zstd", compression?.json ?? .null),
+            JSONMember("pytorch", torch.map { torch in
+                .object([
+                    JSONMember("torch_file_bytes", integer(torch.torchFileBytes)),
+                    JSONMember("python", torch.pythonPath.map { .string($0) } ?? .null),
+                    JSONMember("measurements", .array([torch.ckpt, torch.python, torch.pythonImport].compactMap { $0 }.map { entry($0, throughput: true) })),
+                ])
+            } ?? .null),
             JSONMember("rss_budget_bytes", integer(rssBudget)),
             JSONMember("goals", .array(goals.map { goal in
                 .object([

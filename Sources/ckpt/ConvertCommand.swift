@@ -21,12 +21,27 @@ struct ConvertCommand: ParsableCommand {
         zstd-compressed file (zstd -d gives back the plain file), compressed as it is written with one \
         thread per core. A folder of shards cannot be compressed.
 
+        OUT ending in .bin, .pt or .pth writes a PyTorch checkpoint laid out byte for byte as torch.save \
+        writes the dict of tensors (except the 40 digits of .data/serialization_id); with --shard-size, \
+        NAME-0000k-of-0000n.bin shards and NAME.bin.index.json. PyTorch input is read without running its \
+        pickle; tied tensors are written once (safetensors output records the other names in its metadata).
+
+        OUT ending in .gguf writes GGUF as gguf-py's GGUFWriter does; --split-max-size or \
+        --split-max-tensors split it into parts. safetensors metadata travels as GGUF keys safetensors.KEY and back, so \
+        safetensors → GGUF → safetensors gives the same file. ggml-quantized tensors are copied into \
+        GGUF as they are and dequantized to f32 for other formats. --arch llama maps a Hugging Face \
+        folder (or a PEFT adapter folder) to llama.cpp's names and layout, and a llama GGUF back.
+
         Examples:
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
           ckpt convert big/ out/ --shard-size 5GB
           ckpt convert in.safetensors out.safetensors --exclude lm_head
           ckpt convert model.safetensors.zst model.safetensors
           ckpt convert model.safetensors small.safetensors --compress zstd:9
+          ckpt convert pytorch_model.bin model.safetensors
+          ckpt convert trainer.ckpt.pt model.safetensors --key state_dict
+          ckpt convert Llama-3-8B/ llama.gguf --arch llama --vocab-from tok.gguf --dtype q8_0
+          ckpt convert model-Q4_K_M.gguf model.safetensors
         """
     )
 
@@ -36,11 +51,14 @@ struct ConvertCommand: ParsableCommand {
     @Argument(help: "The output file or folder.")
     var output: String
 
-    @Option(name: .long, help: ArgumentHelp("Output format (default: from OUT's extension). Values: safetensors.", valueName: "FORMAT"))
+    @Option(name: .long, help: ArgumentHelp("Output format (default: from OUT's extension). Values: safetensors, pytorch.", valueName: "FORMAT"))
     var to: String?
 
-    @Option(name: .long, help: ArgumentHelp("Cast floating-point tensors to this dtype: f32, f16, bf16, f64, f8_e4m3, f8_e5m2, f8_e4m3fnuz, f8_e5m2fnuz, f8_e8m0.", valueName: "DTYPE"))
+    @Option(name: .long, help: ArgumentHelp("Cast floating-point (and ggml-quantized) tensors to this dtype: f32, f16, bf16, f64, f8_e4m3, f8_e5m2, f8_e4m3fnuz, f8_e5m2fnuz, f8_e8m0; for GGUF output also q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, tq1_0, tq2_0, mxfp4 (1-D tensors and rows that are not whole blocks stay in float, as llama.cpp does).", valueName: "DTYPE"))
     var dtype: String?
+
+    @Option(name: .customLong("dtype-map"), help: ArgumentHelp("Per-tensor dtype: tensors whose input name matches REGEX get TYPE before --dtype (first matching rule wins); repeatable.", valueName: "REGEX=TYPE"))
+    var dtypeMap: [String] = []
 
     @Option(name: .customLong("int-dtype"), help: ArgumentHelp("Also cast integer tensors to this integer dtype (values must fit).", valueName: "DTYPE"))
     var intDType: String?
@@ -60,6 +78,23 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Compress the output with zstd at LEVEL 1–19 (default 3), writing OUT.zst; OUT.zst alone implies zstd:3.", valueName: "zstd[:LEVEL]"))
     var compress: String?
 
+    @OptionGroup var torch: TorchOptions
+
+    @Option(name: .customLong("split-max-size"), help: ArgumentHelp("GGUF output: split into parts of at most SIZE of tensor data, as gguf-py and llama-gguf-split do (NAME-0000k-of-0000n.gguf).", valueName: "SIZE"))
+    var splitMaxSize: String?
+
+    @Option(name: .customLong("split-max-tensors"), help: ArgumentHelp("GGUF output: split into parts of at most N tensors.", valueName: "N"))
+    var splitMaxTensors: Int?
+
+    @Option(name: .long, help: ArgumentHelp("Map tensor names, Q/K rows and hyper-parameters between a Hugging Face folder (config.json) and llama.cpp's GGUF layout, either way. Values: llama (Llama, Mistral).", valueName: "ARCH"))
+    var arch: String?
+
+    @Option(name: .customLong("vocab-from"), help: ArgumentHelp("With --arch, copy the tokenizer.* keys of this GGUF file into the output.", valueName: "FILE.gguf"))
+    var vocabFrom: String?
+
+    @Option(name: .customLong("base-config"), help: ArgumentHelp("With --arch and a PEFT adapter folder: the base model's config.json (or its folder), for the head counts of the Q/K permutation.", valueName: "PATH"))
+    var baseConfig: String?
+
     @Flag(name: .long, help: "Replace OUT if it exists.")
     var force = false
 
@@ -78,22 +113,67 @@ struct ConvertCommand: ParsableCommand {
             maxShard = size
         }
         let compression = try OutputCompression.resolve(output: output, option: compress)
-        let target: OutputTarget
+        var target: OutputTarget
         do {
             target = try OutputTarget.resolve(path: compression?.plainPath ?? output, format: to, shardSize: maxShard)
+            if splitMaxSize != nil || splitMaxTensors != nil {
+                if compression != nil { throw UsageError("--split-max-size / --split-max-tensors write several files and --compress writes one; drop one of them") }
+                let size = try splitMaxSize.map { text in
+                    guard let size = ByteSize.parse(text), size > 0 else { throw UsageError("--split-max-size '\(text)' is not a size (examples: 2GB, 500MB)") }
+                    return size
+                } ?? 0
+                guard (splitMaxTensors ?? 1) > 0 else { throw UsageError("--split-max-tensors must be at least 1") }
+                target = try target.splitting(maxSize: size, maxTensors: splitMaxTensors ?? 0)
+            }
         } catch let error as OutputTarget.ResolutionError {
             throw UsageError(error.description)
         }
         let started = Clock.now()
-        let reader = try Checkpoint.open(input, decompressionProgress: CompressionProgress.line("decompressing", enabled: !quiet))
+        let reader = try Checkpoint.open(input, torch: torch.readOptions, decompressionProgress: CompressionProgress.line("decompressing", enabled: !quiet))
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
-        let plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType)
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType, rules: DTypeRules(dtypeMap))
+        var carried = reader.metadata
+        var notes: [String] = []
+        if !target.storesBlockTypes {
+            let dequantized = try plan.dequantizeBlockTypes()
+            if dequantized > 0 { notes.append("\(dequantized) ggml-quantized tensor(s) dequantized to f32 (safetensors has no block types)") }
+        }
+        if !plan.keptInFloat.isEmpty {
+            notes.append("\(plan.keptInFloat.count) tensor(s) kept in float (1-D, or rows not a whole number of blocks), as llama.cpp does")
+        }
+        if let arch {
+            guard arch.lowercased() == "llama" else { throw UsageError("--arch '\(arch)': ckpt maps the llama family (llama, mistral); pass --arch llama") }
+            let prepared: LlamaConversion.Prepared
+            if PEFTLoRAConfig.isAdapterFolder(input) {
+                guard target.storesBlockTypes else { throw UsageError("a PEFT adapter folder converts to a GGUF LoRA adapter: write a .gguf output") }
+                prepared = try LlamaLoRAConversion.prepare(folder: input, reader: reader, plan: &plan, baseConfig: baseConfig)
+            } else {
+                prepared = try LlamaConversion.prepare(input: input, reader: reader, toGGUF: target.storesBlockTypes, plan: &plan, vocabFrom: vocabFrom)
+            }
+            carried = prepared.metadata
+            notes += prepared.notes
+        } else if vocabFrom != nil || baseConfig != nil {
+            throw UsageError("--vocab-from and --base-config go with --arch llama")
+        }
+        // Tied tensors: the reader's, and for PyTorch output also those a safetensors source records.
+        let implied = target.isPyTorch ? reader.metadata.savedModelAliases(tensorNames: reader.tensors.map(\.name)) : []
+        let aliases = plan.outputAliases(reader.metadata.aliases + implied, selection: selection)
         let writer: any CheckpointWriter
+        let dropped: Int
         if let compression {
-            writer = try compression.makeWriter(format: to, shardSize: maxShard, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
-            (writer as? CompressingWriter)?.compressionProgress = CompressionProgress.line("compressing", enabled: !quiet)
+            let compressing = try compression.makeWriter(format: to, shardSize: maxShard, carrying: carried, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
+            (writer, dropped) = (compressing, compression.droppedKeys(carrying: carried, format: to))
         } else {
-            writer = try target.makeWriter(metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: force)
+            (writer, dropped) = try target.makeWriter(carrying: carried, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
+        }
+        if !quiet && !json {
+            for note in notes { Terminal.printError("ckpt: note: \(note)") }
+            if dropped > 0 {
+                Terminal.printError("ckpt: note: \(dropped) GGUF key/values are not carried: safetensors metadata holds strings only (keys named safetensors.* are)")
+            }
+            for key in reader.metadata.gguf?.nestedArrayKeys ?? [] where target.storesBlockTypes {
+                Terminal.printError("ckpt: warning: key '\(escapedForTerminal(key))' holds an array of arrays: llama.cpp will refuse the output (gguf-py reads it)")
+            }
         }
         let progress = ProgressLine(label: "converting", enabled: !quiet)
         try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }

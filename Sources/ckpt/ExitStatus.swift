@@ -1,6 +1,8 @@
 import ArgumentParser
 import CheckpointCore
 import CheckpointFormats
+import CheckpointLinalg
+import CheckpointSurgery
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -33,10 +35,11 @@ enum ExitStatus {
     static func code(for error: Error) -> Int32? {
         switch error {
         case let failure as FileError: return failure.errno == EEXIST ? usage : ioError
-        case is SafeTensorsError, is RangeError, is Checkpoint.OpenError, is TensorShapeError: return invalidInput
-        case is ConversionPlan.PlanError, is TensorSelection.PatternError, is UsageError: return usage
+        case is SafeTensorsError, is GGUFError, is LlamaConfig.ConfigError, is LlamaConversion.MappingError, is GGUFLoRAAdapter.AdapterError, is RangeError, is Checkpoint.OpenError, is TensorShapeError: return invalidInput
+        case is TorchError, is ZipError, is PickleError: return invalidInput
+        case is ConversionPlan.PlanError, is TensorSelection.PatternError, is DTypeRules.RuleError, is UsageError: return usage
         case let failure as Converter.TensorError: return code(for: failure.underlying) ?? invalidInput
-        case is ConversionError: return invalidInput
+        case is ConversionError, is GGMLCodecError, is SurgeryError, is LinalgError: return invalidInput
         case is WriterSequenceError: return ioError
         case let failure as ZstdError: return code(forCompression: failure)
         default: return nil

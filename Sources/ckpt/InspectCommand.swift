@@ -17,7 +17,7 @@ struct InspectCommand: ParsableCommand {
         """
     )
 
-    @Argument(help: "A .safetensors file (zstd-compressed allowed: it is decompressed to $TMPDIR first), a sharded folder, or a *.safetensors.index.json.")
+    @Argument(help: "A checkpoint file (zstd-compressed allowed): .safetensors, .gguf (any part of a split set), PyTorch .bin/.pt/.pth; or a sharded folder or an *.index.json.")
     var path: String
 
     @Flag(name: .long, help: "List every tensor: name, dtype, shape, and byte range in its file.")
@@ -29,10 +29,16 @@ struct InspectCommand: ParsableCommand {
     @Flag(name: .long, help: "Print the report as JSON on stdout.")
     var json = false
 
+    @OptionGroup var torch: TorchOptions
+
+    @Flag(name: .customLong("ggml-order"), help: "With --tensors, also show each shape in ggml order (ne, innermost first), as GGUF stores it.")
+    var ggmlOrder = false
+
     func run() throws {
-        let reader = try Checkpoint.open(path, decompressionProgress: CompressionProgress.line("decompressing", enabled: true))
+        let reader = try Checkpoint.open(path, torch: torch.readOptions, decompressionProgress: CompressionProgress.line("decompressing", enabled: true))
         let selection = try TensorSelection(include: filter.map { [$0] } ?? [])
-        let report = InspectReport(reader: reader, selection: selection, filtered: filter != nil)
+        var report = InspectReport(reader: reader, selection: selection, filtered: filter != nil)
+        report.showNE = ggmlOrder
         if json {
             print(JSONEmitter(style: .python(indent: 2)).text(report.json(includeTensors: tensors)))
         } else {
@@ -55,6 +61,7 @@ struct InspectReport {
     let filtered: Bool
     let rows: [DTypeRow]
     let warnings: [String]
+    var showNE = false
 
     init(reader: any CheckpointReader, selection: TensorSelection, filtered: Bool) {
         self.reader = reader
@@ -70,7 +77,7 @@ struct InspectReport {
             byType[tensor.dtype] = row
         }
         rows = byType.values.sorted { $0.bytes != $1.bytes ? $0.bytes > $1.bytes : $0.dtype.rawValue < $1.dtype.rawValue }
-        warnings = (reader as? ShardedSafeTensorsReader)?.warnings ?? []
+        warnings = ((reader as? ShardedSafeTensorsReader)?.warnings ?? []) + InspectReport.ggufWarnings(reader)
     }
 
     var parameters: Int { rows.reduce(0) { $0 + $1.parameters } }
@@ -78,6 +85,7 @@ struct InspectReport {
 
     var files: [String] {
         if let sharded = reader as? ShardedSafeTensorsReader { return sharded.shards.map(\.path) }
+        if let split = reader as? GGUFSplitReader { return split.parts.map(\.path) }
         return [reader.path]
     }
 
@@ -94,12 +102,15 @@ struct InspectReport {
         line("parameters", "\(Numbers.grouped(parameters)) (\(Numbers.short(parameters)))")
         line("tensor data", "\(ByteSize.describe(bytes)) (\(Numbers.grouped(bytes)) bytes)")
         for (number, row) in rows.enumerated() {
-            let name = SafeTensorsDType.name(of: row.dtype).padding(6)
+            let name = dtypeName(row.dtype).padding(6)
             let detail = "\(name) \(Numbers.grouped(row.tensors).leftPadding(6)) tensors  \(Numbers.grouped(row.parameters).leftPadding(15)) params  \(ByteSize.describe(row.bytes).leftPadding(9))"
             line(number == 0 ? "dtypes" : "", detail)
         }
         let metadata = reader.metadata
-        if let entries = metadata.safetensors, !entries.isEmpty {
+        if let adapter = adapterSummary { line("adapter", adapter) }
+        if let gguf = metadata.gguf {
+            ggufText(gguf, line: line)
+        } else if let entries = metadata.safetensors, !entries.isEmpty {
             for (number, entry) in entries.enumerated() {
                 line(number == 0 ? "metadata" : "", "\(escapedForTerminal(entry.key)) = \(escapedForTerminal(Numbers.abbreviated(entry.value)))")
             }
@@ -109,16 +120,20 @@ struct InspectReport {
         for (number, entry) in metadata.index.enumerated() {
             line(number == 0 ? "index" : "", "\(escapedForTerminal(entry.key)) = \(escapedForTerminal(entry.value))")
         }
+        if let torch = metadata.torch {
+            for (key, value) in TorchReport.lines(torch, aliases: metadata.aliases, names: reader.tensors.map(\.name)) { line(key, value) }
+        }
         for warning in warnings { line("warning", escapedForTerminal(warning)) }
         if includeTensors {
             out += "\n"
-            var table: [[String]] = [["NAME", "DTYPE", "SHAPE", "BYTES", "FILE"]]
+            var table: [[String]] = [["NAME", "DTYPE", "SHAPE"] + (showNE ? ["NE"] : []) + ["BYTES", "FILE"]]
             for index in selected {
                 let tensor = reader.tensors[index]
                 let location = reader.location(of: index)
                 table.append([
-                    escapedForTerminal(tensor.name), SafeTensorsDType.name(of: tensor.dtype),
+                    escapedForTerminal(tensor.name), dtypeName(tensor.dtype),
                     "[" + tensor.shape.map(String.init).joined(separator: ", ") + "]",
+                ] + (showNE ? ["[" + InspectReport.ne(tensor).map(String.init).joined(separator: ", ") + "]"] : []) + [
                     "\(location.offset)..<\(location.offset + location.count)",
                     escapedForTerminal(Paths.baseName(of: location.file)),
                 ])
@@ -147,7 +162,7 @@ struct InspectReport {
             JSONMember("parameter_count", number(parameters)),
             JSONMember("tensor_bytes", number(bytes)),
             JSONMember("dtypes", .object(rows.map { row in
-                JSONMember(SafeTensorsDType.name(of: row.dtype), .object([
+                JSONMember(dtypeName(row.dtype), .object([
                     JSONMember("tensors", number(row.tensors)),
                     JSONMember("parameters", number(row.parameters)),
                     JSONMember("bytes", number(row.bytes)),
@@ -155,21 +170,30 @@ struct InspectReport {
             })),
         ]
         let metadata = reader.metadata
-        members.append(JSONMember("metadata", metadata.safetensors.map { entries in
-            .object(entries.map { JSONMember($0.key, .string($0.value)) })
-        } ?? .null))
+        if let gguf = metadata.gguf {
+            members.append(JSONMember("metadata", ggufJSON(gguf)))
+        } else {
+            members.append(JSONMember("metadata", metadata.safetensors.map { entries in
+                .object(entries.map { JSONMember($0.key, .string($0.value)) })
+            } ?? .null))
+        }
         if reader.format == .shardedSafetensors {
             members.append(JSONMember("index_metadata", .object(metadata.index.map { JSONMember($0.key, .string($0.value)) })))
+        }
+        if let torch = metadata.torch {
+            members.append(JSONMember("pytorch", TorchReport.json(torch, aliases: metadata.aliases)))
         }
         members.append(JSONMember("warnings", .array(warnings.map { .string($0) })))
         if includeTensors {
             members.append(JSONMember("tensors", .array(selected.map { index in
                 let tensor = reader.tensors[index]
                 let location = reader.location(of: index)
+                let ne = metadata.gguf == nil ? [] : [JSONMember("ne", .array(InspectReport.ne(tensor).map(number)))]
                 return .object([
                     JSONMember("name", .string(tensor.name)),
-                    JSONMember("dtype", .string(SafeTensorsDType.name(of: tensor.dtype))),
+                    JSONMember("dtype", .string(dtypeName(tensor.dtype))),
                     JSONMember("shape", .array(tensor.shape.map(number))),
+                ] + ne + [
                     JSONMember("file", .string(location.file)),
                     JSONMember("begin", number(location.offset)),
                     JSONMember("end", number(location.offset + location.count)),

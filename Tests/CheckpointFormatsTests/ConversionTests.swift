@@ -78,7 +78,9 @@ import CheckpointCore
         #expect(try OutputTarget.resolve(path: "a/b.safetensors", format: nil, shardSize: nil) == .safetensors(path: "a/b.safetensors"))
         #expect(try OutputTarget.resolve(path: "a/b.safetensors", format: nil, shardSize: 10) == .shardedSafetensors(folder: "a", prefix: "b", maxShardSize: 10))
         #expect(try OutputTarget.resolve(path: "out/", format: nil, shardSize: 10) == .shardedSafetensors(folder: "out", prefix: "model", maxShardSize: 10))
-        #expect(throws: OutputTarget.ResolutionError.self) { try OutputTarget.resolve(path: "x.gguf", format: nil, shardSize: nil) }
+        #expect(try OutputTarget.resolve(path: "x.gguf", format: nil, shardSize: nil) == .gguf(path: "x.gguf", splitMaxSize: 0, splitMaxTensors: 0))
+        #expect(try OutputTarget.resolve(path: "x.pt", format: nil, shardSize: nil) == .torch(path: "x.pt"))
+        #expect(throws: OutputTarget.ResolutionError.self) { try OutputTarget.resolve(path: "x.gguf", format: nil, shardSize: 10) }
         #expect(throws: OutputTarget.ResolutionError.self) { try OutputTarget.resolve(path: "x.weights", format: nil, shardSize: nil) }
         #expect(throws: OutputTarget.ResolutionError.self) { try OutputTarget.resolve(path: "x", format: "onnx", shardSize: nil) }
     }

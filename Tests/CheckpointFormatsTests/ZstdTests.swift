@@ -139,8 +139,8 @@ import CheckpointCore
         #expect(!names.contains { $0.hasPrefix(".") }, "temporary files left: \(names)")
     }
 
-    /// Both ways of compressing (on the fly for safetensors; through a plain scratch file for other
-    /// writers) on 24 MiB (several zstd jobs per worker; random halves and zero runs), two workers.
+    /// Compression on the fly of 24 MiB (several zstd jobs per worker; random halves and zero runs),
+    /// one worker per core, and ckpt's decompression of the result (several output buffers).
     @Test(.enabled(if: zstdTestsEnabled, "the zstd command is not installed (apt install zstd)"))
     func multiThreadedCompressionOfALargerFileIsExact() throws {
         let zstd = try requireZstdCommand()
@@ -162,11 +162,8 @@ import CheckpointCore
         let input = temporary + "/input.safetensors"
         try writeSafeTensors(input, metadata: [("format", "pt")], tensors)
         let streamed = try #require(try convert(input, to: temporary + "/streamed.safetensors.zst", compress: nil))
-        #expect(streamed is StreamingCompressedWriter)
-        let staged = try #require(try convert(input, to: temporary + "/staged.safetensors.zst", compress: nil, workers: 2))
-        #expect(staged is CompressingWriter)
         let inputSize = try fileBytes(input).count
-        for name in ["streamed", "staged"] {
+        for name in ["streamed"] {
             let result = try runProcess(zstd, ["-d", "-q", temporary + "/\(name).safetensors.zst", "-o", temporary + "/\(name).restored"])
             #expect(result.status == 0, "\(result.stderr)")
             #expect(try fileBytes(temporary + "/\(name).restored") == fileBytes(input), "\(name)")
@@ -178,12 +175,39 @@ import CheckpointCore
                 #expect(Array(try reader.data(at: index).bytes) == tensors[index].1, "\(name): \(tensors[index].0.name)")
             }
         }
-        for writer in [streamed, staged] {
-            #expect(writer.uncompressedBytes == inputSize)
-            #expect(writer.level == 3)
-        }
+        #expect(streamed.uncompressedBytes == inputSize)
+        #expect(streamed.level == 3)
         let streamedSize = try fileBytes(temporary + "/streamed.safetensors.zst").count
         #expect(streamed.compressedBytes == streamedSize)
+    }
+
+    /// GGUF and PyTorch outputs are compressed on the fly too: `zstd -d` gives the file the plain
+    /// conversion writes (GGUF, byte for byte) or one ckpt reads back with the same tensors (PyTorch,
+    /// whose serialization id differs on every save).
+    @Test(.enabled(if: zstdTestsEnabled, "the zstd command is not installed (apt install zstd)"))
+    func everySingleFileFormatCompresses() throws {
+        let zstd = try requireZstdCommand()
+        let temporary = try makeTemporaryFolder("zstd-formats")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let input = fixturesFolder + "/safetensors/small_model.safetensors"
+        let original = try Checkpoint.open(input)
+        for name in ["model.gguf", "model.bin", "model.pt"] {
+            try convert(input, to: temporary + "/plain-" + name, compress: nil)
+            let writer = try #require(try convert(input, to: temporary + "/" + name, compress: "zstd:5"))
+            #expect(!FileManager.default.fileExists(atPath: temporary + "/" + name))
+            let result = try runProcess(zstd, ["-d", "-q", temporary + "/\(name).zst", "-o", temporary + "/restored-" + name])
+            #expect(result.status == 0, "\(name): \(result.stderr)")
+            let restored = try fileBytes(temporary + "/restored-" + name)
+            #expect(writer.uncompressedBytes == restored.count, "\(name)")
+            if name.hasSuffix(".gguf") {
+                #expect(restored == (try fileBytes(temporary + "/plain-" + name)))
+            }
+            let reader = try Checkpoint.open(temporary + "/\(name).zst")
+            #expect(reader.tensors.map(\.name) == original.tensors.map(\.name), "\(name)")
+            for index in original.tensors.indices {
+                #expect(Array(try reader.data(at: index).bytes) == Array(try original.data(at: index).bytes), "\(name): \(original.tensors[index].name)")
+            }
+        }
     }
 
     /// With the same libzstd, ckpt's output is the very file `zstd -T0 -LEVEL FILE` writes: same frame
@@ -213,34 +237,27 @@ import CheckpointCore
         // Shards cannot be compressed into one file.
         let compression = try #require(try OutputCompression.resolve(output: temporary + "/x.safetensors", option: "zstd"))
         #expect(throws: ZstdError.self) {
-            try compression.makeWriter(format: nil, shardSize: 100, metadata: nil, tensors: [], overwrite: false)
+            try compression.makeWriter(format: nil, shardSize: 100, carrying: CheckpointMetadata(), tensors: [], overwrite: false)
         }
         // An existing destination fails before any work, and is left alone.
         try writeBytes([1, 2, 3], to: temporary + "/x.safetensors.zst")
         #expect(throws: FileError.self) {
-            try compression.makeWriter(format: nil, shardSize: nil, metadata: nil, tensors: [], overwrite: false)
+            try compression.makeWriter(format: nil, shardSize: nil, carrying: CheckpointMetadata(), tensors: [], overwrite: false)
         }
         #expect(try fileBytes(temporary + "/x.safetensors.zst") == [1, 2, 3])
         // A writer aborted half-way leaves neither a scratch file nor a partial output; compressing on
         // the fly never writes a plain copy at all.
         let reader = try Checkpoint.open(input)
-        let streaming = try compression.makeWriter(format: nil, shardSize: nil, metadata: nil, tensors: reader.tensors, overwrite: true)
-        let staged = try CompressingWriter(destination: temporary + "/x.safetensors.zst", level: 3, workers: 2, overwrite: true) { path in
-            try SafeTensorsWriter(destination: path, metadata: nil, tensors: reader.tensors, overwrite: true)
-        }
+        let writer = try compression.makeWriter(format: nil, shardSize: nil, carrying: CheckpointMetadata(), tensors: reader.tensors, overwrite: true)
         let names = try FileManager.default.contentsOfDirectory(atPath: temporary)
-        #expect(names.filter { $0.hasPrefix(".x.safetensors.zst.ckpt-tmp-") }.count == 2, "\(names)")
-        #expect(names.filter { $0.hasPrefix(".ckpt-") && $0.hasSuffix("-x.safetensors") }.count == 1, "\(names)")
-        #expect(names.count == 5, "\(names)")  // the two outputs, the staged writer's scratch and its writer's temporary file
-        for writer in [streaming, staged] as [any CheckpointWriter] {
-            let first = try #require(writer.writeOrder.first)
-            try writer.write(try reader.data(at: first).bytes)
-            writer.abort()
-        }
+        #expect(names.count == 2 && names.contains { $0.hasPrefix(".x.safetensors.zst.ckpt-tmp-") }, "\(names)")
+        let first = try #require(writer.writeOrder.first)
+        try writer.write(try reader.data(at: first).bytes)
+        writer.abort()
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary) == ["x.safetensors.zst"])
         #expect(try fileBytes(temporary + "/x.safetensors.zst") == [1, 2, 3])
         // finish() with tensors missing fails and cleans up the same way.
-        let incomplete = try compression.makeWriter(format: nil, shardSize: nil, metadata: nil, tensors: reader.tensors, overwrite: true)
+        let incomplete = try compression.makeWriter(format: nil, shardSize: nil, carrying: CheckpointMetadata(), tensors: reader.tensors, overwrite: true)
         #expect(throws: WriterSequenceError.self) { try incomplete.finish() }
         #expect(try FileManager.default.contentsOfDirectory(atPath: temporary) == ["x.safetensors.zst"])
     }
@@ -248,23 +265,15 @@ import CheckpointCore
 
 /// Converts `input` unchanged into `output` (compressed when the name or `compress` asks).
 @discardableResult
-func convert(_ input: String, to output: String, compress: String?, workers: Int? = nil) throws -> (any CompressedOutputWriter)? {
+func convert(_ input: String, to output: String, compress: String?) throws -> StreamingCompressedWriter? {
     let reader = try Checkpoint.open(input)
     let plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
     if let compression = try OutputCompression.resolve(output: output, option: compress) {
-        var writer = try compression.makeWriter(format: nil, shardSize: nil, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: false)
-        if let workers {
-            // The staged path (a plain scratch file, then compression), which writers without an
-            // output filter take.
-            writer.abort()
-            writer = try CompressingWriter(destination: compression.path, level: compression.level, workers: workers, overwrite: false) { path in
-                try SafeTensorsWriter(destination: path, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: true)
-            }
-        }
+        let writer = try compression.makeWriter(format: nil, shardSize: nil, carrying: reader.metadata, tensors: plan.outputTensors, overwrite: false)
         try Converter(reader: reader, plan: plan).run(into: writer)
         return writer
     }
-    let writer = try SafeTensorsWriter(destination: output, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: false)
+    let writer = try OutputTarget.resolve(path: output, format: nil, shardSize: nil).makeWriter(carrying: reader.metadata, tensors: plan.outputTensors, overwrite: false).writer
     try Converter(reader: reader, plan: plan).run(into: writer)
     return nil
 }

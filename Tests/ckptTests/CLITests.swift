@@ -5,7 +5,7 @@ import Foundation
     @Test func helpListsCommands() throws {
         let run = try ckpt(["--help"])
         #expect(run.status == 0)
-        for command in ["inspect", "convert", "bench"] { #expect(run.stdout.contains(command)) }
+        for command in ["inspect", "convert", "merge", "unmerge", "bench"] { #expect(run.stdout.contains(command)) }
         #expect(try ckpt(["convert", "--help"]).stdout.contains("--shard-size"))
     }
 
@@ -102,7 +102,7 @@ import Foundation
 }
 
 @Suite struct ManualPageTests {
-    static let pages: [(String, [String])] = [("ckpt.1", []), ("ckpt-inspect.1", ["inspect"]), ("ckpt-convert.1", ["convert"]), ("ckpt-bench.1", ["bench"])]
+    static let pages: [(String, [String])] = [("ckpt.1", []), ("ckpt-inspect.1", ["inspect"]), ("ckpt-convert.1", ["convert"]), ("ckpt-bench.1", ["bench"]), ("ckpt-merge.1", ["merge"]), ("ckpt-unmerge.1", ["unmerge"])]
 
     /// Every option `--help` lists is documented in the man page, and the page names no option the
     /// command lacks.

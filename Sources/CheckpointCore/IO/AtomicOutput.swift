@@ -30,20 +30,15 @@ public final class AtomicOutput {
         }
         let folder = Paths.folder(of: destination)
         let name = Paths.baseName(of: destination)
-        var path = ""
-        var fd: Int32 = -1
-        for attempt in 0..<100 {
-            path = "\(folder)/.\(name).ckpt-tmp-\(getpid())-\(attempt)"
-            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o666)
-            if fd >= 0 || errno != EEXIST { break }
+        let created = try TemporaryFiles.createExclusive(mode: 0o666) { attempt in
+            "\(folder)/.\(name).ckpt-tmp-\(getpid())-\(attempt)"
         }
-        guard fd >= 0 else { throw FileError(path: path, operation: "create temporary file", errno: errno) }
         self.destination = destination
-        self.temporaryPath = path
+        self.temporaryPath = created.path
         self.overwrite = overwrite
         self.filter = filter
-        self.descriptor = fd
-        self.token = TemporaryFiles.register(path)
+        self.descriptor = created.descriptor
+        self.token = created.token
         pending.reserveCapacity(AtomicOutput.bufferSize)
     }
 
@@ -56,6 +51,13 @@ public final class AtomicOutput {
         } else {
             try store(bytes)
         }
+    }
+
+    /// Declares, before the first write, how many bytes the writer will write in all; a filter may record
+    /// it (zstd writes it in the frame header). Without a filter this does nothing.
+    public func expectSize(_ total: Int) throws(FileError) {
+        guard let filter else { return }
+        try filtered { _ in try filter.expectSize(total) }
     }
 
     /// Appends bytes to the file, coalescing small ones.

@@ -5,4 +5,10 @@ public protocol OutputFilter: AnyObject {
     func process(_ bytes: UnsafeRawBufferPointer, emit: (UnsafeRawBufferPointer) throws -> Void) throws
     /// Ends the stream, passing everything still held to `emit`.
     func finish(emit: (UnsafeRawBufferPointer) throws -> Void) throws
+    /// Told, before the first byte, how many bytes the writer will give (zstd records it in the frame).
+    func expectSize(_ total: Int) throws
+}
+
+extension OutputFilter {
+    public func expectSize(_ total: Int) throws {}
 }

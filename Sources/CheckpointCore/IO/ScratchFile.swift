@@ -17,18 +17,13 @@ public final class ScratchFile: @unchecked Sendable {
     /// Creates `folder/<prefix>ckpt-<pid>-<n>-<name>`. `name` keeps its extension last, so readers and
     /// writers that look at extensions see the right one. `hidden` adds a leading dot.
     public init(folder: String, name: String, hidden: Bool) throws(FileError) {
-        var path = ""
-        var fd: Int32 = -1
-        for _ in 0..<100 {
+        let created = try TemporaryFiles.createExclusive(mode: 0o600) { _ in
             let number = ScratchFile.counter.add(1, ordering: .relaxed).newValue
-            path = Paths.join(folder, "\(hidden ? "." : "")ckpt-\(getpid())-\(number)-\(name)")
-            fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-            if fd >= 0 || errno != EEXIST { break }
+            return Paths.join(folder, "\(hidden ? "." : "")ckpt-\(getpid())-\(number)-\(name)")
         }
-        guard fd >= 0 else { throw FileError(path: path, operation: "create temporary file", errno: errno) }
-        self.path = path
-        self.token = TemporaryFiles.register(path)
-        descriptor.withLock { $0 = fd }
+        self.path = created.path
+        self.token = created.token
+        descriptor.withLock { $0 = created.descriptor }
     }
 
     deinit { remove() }

@@ -31,6 +31,23 @@ public enum TemporaryFiles {
         }
     }
 
+    /// Creates a new file exclusively (`open(2)` with `O_CREAT | O_EXCL`) under the first free name
+    /// that `name(attempt)` gives, registered for clean-up *before* it exists: a signal arriving
+    /// between the creation and the registration would otherwise leave the file behind.
+    static func createExclusive(mode: mode_t, name: (Int) -> String) throws(FileError) -> (descriptor: Int32, path: String, token: Int) {
+        var path = ""
+        for attempt in 0..<100 {
+            path = name(attempt)
+            let token = register(path)
+            let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+            if fd >= 0 { return (fd, path, token) }
+            let failure = errno
+            forget(token)
+            guard failure == EEXIST else { throw FileError(path: path, operation: "create temporary file", errno: failure) }
+        }
+        throw FileError(path: path, operation: "create temporary file", errno: EEXIST)
+    }
+
     static func forget(_ token: Int) {
         _ = registry.withLock { $0.removeValue(forKey: token) }
     }

@@ -45,7 +45,7 @@ public final class CompressedCheckpointReader: CheckpointReader {
 
     /// Decompresses `file` (already opened at `path`) and opens the content with `Checkpoint.open`.
     /// Checks the free space of the scratch folder first when the frame header declares a size.
-    public init(path: String, file: ReadOnlyFile, progress: ((Int, Int) -> Void)? = nil) throws {
+    public init(path: String, file: ReadOnlyFile, torch: TorchReadOptions = TorchReadOptions(), progress: ((Int, Int) -> Void)? = nil) throws {
         let prefix = try file.read(at: 0, count: min(file.size, 32))
         guard !prefix.isEmpty else { throw ZstdError.empty(file: path) }
         guard ZstdFormat.startsFile(prefix) else {
@@ -79,7 +79,7 @@ public final class CompressedCheckpointReader: CheckpointReader {
             break
         }
         do {
-            inner = try Checkpoint.open(scratch.path)
+            inner = try Checkpoint.open(scratch.path, torch: torch)
         } catch {
             let original = String(describing: error)
             let named = original.replacing(escapedForTerminal(scratch.path), with: escapedForTerminal(path) + " (decompressed)")

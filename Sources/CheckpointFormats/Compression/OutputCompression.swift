@@ -23,23 +23,24 @@ public struct OutputCompression: Sendable, Equatable {
         return OutputCompression(path: output + ZstdFormat.fileExtension, plainPath: output, level: level ?? ZstdLevel.standard)
     }
 
-    /// A writer for the format `plainPath` (or `format`) names, compressed into `path` with one
-    /// worker thread per core: on the fly for safetensors, through a plain scratch file for writers
-    /// that take no output filter.
-    public func makeWriter(format: String?, shardSize: Int?, metadata: [(key: String, value: String)]?, tensors: [TensorInfo], overwrite: Bool) throws -> any CompressedOutputWriter {
+    /// A writer for the format `plainPath` (or `format`) names, writing `path` compressed as it goes
+    /// (the format writer's own output gets a `ZstdOutputFilter` with one worker thread per core).
+    public func makeWriter(format: String?, shardSize: Int?, carrying source: CheckpointMetadata, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool) throws -> StreamingCompressedWriter {
         guard shardSize == nil else {
             throw ZstdError.cannotCompress(output: path, reason: "--shard-size writes several files and --compress writes one; drop one of them (or compress each shard with zstd afterwards)")
         }
-        let workers = sysconfProcessors()
-        if case .safetensors = try OutputTarget.resolve(path: plainPath, format: format, shardSize: nil) {
-            let size = try SafeTensorsWriter.fileSize(metadata: metadata, tensors: tensors, path: path)
-            let filter = try ZstdOutputFilter(destination: path, level: level, workers: workers, pledgedSize: size)
-            return try StreamingCompressedWriter(filter: filter) { filter in
-                try SafeTensorsWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite, filter: filter)
-            }
+        guard let target = try OutputTarget.resolve(path: plainPath, format: format, shardSize: nil).redirected(to: path) else {
+            throw ZstdError.cannotCompress(output: path, reason: "the output is several files; --compress writes one")
         }
-        return try CompressingWriter(destination: path, level: level, workers: workers, overwrite: overwrite) { scratchPath in
-            try OutputTarget.resolve(path: scratchPath, format: format, shardSize: nil).makeWriter(metadata: metadata, tensors: tensors, overwrite: true)
+        let filter = try ZstdOutputFilter(destination: path, level: level, workers: sysconfProcessors())
+        return try StreamingCompressedWriter(filter: filter) { filter in
+            try target.makeWriter(carrying: source, tensors: tensors, aliases: aliases, overwrite: overwrite, filter: filter).writer
         }
+    }
+
+    /// How many source key/values the compressed output cannot hold (see `OutputTarget.makeWriter(carrying:)`).
+    public func droppedKeys(carrying source: CheckpointMetadata, format: String?) -> Int {
+        guard let target = try? OutputTarget.resolve(path: plainPath, format: format, shardSize: nil), !target.storesBlockTypes else { return 0 }
+        return GGUFMetadataMapping.safetensorsMetadata(from: source).dropped
     }
 }

@@ -11,15 +11,12 @@ public final class ZstdOutputFilter: OutputFilter {
     /// Bytes taken in and bytes produced so far.
     public private(set) var bytesIn = 0
     public private(set) var bytesOut = 0
-    /// Receives (bytes taken in, pledged size) after each piece of input, when the size is known.
-    public var progress: ((Int, Int) -> Void)?
-    private var pledgedSize: Int?
     private let context: OpaquePointer
     private let buffer = OwnedBytes(count: ZSTD_CStreamOutSize() * 8)
 
-    /// `workers` threads (0: compress in the calling thread); `pledgedSize`, when given, is written in
-    /// the frame header and checked by libzstd at the end.
-    public init(destination: String, level: Int, workers: Int, pledgedSize: Int?) throws(ZstdError) {
+    /// `workers` threads (0: compress in the calling thread). The content size goes into the frame
+    /// header when the writer declares it (`expectSize`) before its first byte.
+    public init(destination: String, level: Int, workers: Int) throws(ZstdError) {
         guard ZstdLevel.range.contains(level) else { throw .badCompressionOption("zstd:\(level)") }
         guard let context = ZSTD_createCCtx() else {
             throw .libraryFailure(file: destination, operation: "compressing", reason: "cannot allocate a compression context")
@@ -27,21 +24,19 @@ public final class ZstdOutputFilter: OutputFilter {
         self.context = context
         self.destination = destination
         self.level = level
-        self.pledgedSize = pledgedSize
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_compressionLevel, Int32(level)))
         try check(ZSTD_CCtx_setParameter(context, ZSTD_c_checksumFlag, 1))
         if workers > 0 {
             // A libzstd built without threads refuses this; compressing in one thread is still correct.
             _ = ZSTD_CCtx_setParameter(context, ZSTD_c_nbWorkers, Int32(clamping: workers))
         }
-        if let pledgedSize { try pledge(pledgedSize) }
     }
 
-    /// Declares the total input size before the first byte: written in the frame header, checked by
-    /// libzstd at the end (`ZSTD_CCtx_setPledgedSrcSize`).
-    public func pledge(_ size: Int) throws(ZstdError) {
-        try check(ZSTD_CCtx_setPledgedSrcSize(context, UInt64(max(size, 0))))
-        pledgedSize = size
+    /// `OutputFilter`: the writer's total, pledged (`ZSTD_CCtx_setPledgedSrcSize`) when no byte has been
+    /// compressed yet; written in the frame header and checked by libzstd at the end.
+    public func expectSize(_ total: Int) throws {
+        guard bytesIn == 0 else { return }
+        try check(ZSTD_CCtx_setPledgedSrcSize(context, UInt64(max(total, 0))))
     }
 
     deinit { ZSTD_freeCCtx(context) }
@@ -53,7 +48,6 @@ public final class ZstdOutputFilter: OutputFilter {
             _ = try step(&source, ZSTD_e_continue, emit: emit)
         } while source.pos < source.size
         bytesIn += bytes.count
-        if let pledgedSize { progress?(bytesIn, pledgedSize) }
     }
 
     public func finish(emit: (UnsafeRawBufferPointer) throws -> Void) throws {

@@ -40,12 +40,29 @@ public struct Converter {
                 let item = plan.items[position]
                 reader.willRead(item.source)
                 defer { reader.didRead(item.source) }
+                if item.isTransformed {
+                    try pipeline.drain()
+                    try writeTransformed(item, into: writer)
+                    done += item.output.byteCount
+                    progress?(done, total)
+                    continue
+                }
+                if item.isCast && (item.sourceDType.isBlockQuantized || item.output.dtype.isBlockQuantized) {
+                    try pipeline.drain()
+                    try writeRecoded(item, into: writer) { bytes in
+                        done += bytes
+                        progress?(done, total)
+                    }
+                    continue
+                }
                 if !item.isCast {
                     try pipeline.drain()
                     if let source = reader.source(of: item.source) {
                         try writer.copy(from: source.file, offset: source.offset, count: source.count)
                     } else {
-                        try writer.write(try reader.data(at: item.source).bytes)
+                        // Keep the data (and the buffer it may own) alive until written.
+                        let data = try reader.data(at: item.source)
+                        try withExtendedLifetime(data) { try writer.write(data.bytes) }
                     }
                     done += item.output.byteCount
                     progress?(done, total)
@@ -59,22 +76,11 @@ public struct Converter {
                     buffers = (OwnedBytes(count: chunk * max(inWidth, 8)), OwnedBytes(count: 0))
                 }
                 guard let (inputBuffer, _) = buffers else { continue }
-                // Read with pread(2) into a reused buffer: cheaper than faulting in mapped pages.
-                let source = reader.source(of: item.source)
-                let mapped = source == nil ? try reader.data(at: item.source) : nil
+                let chunks = try TensorChunks(reader: reader, index: item.source)
                 var start = 0
                 while start < count {
                     let n = min(chunk, count - start)
-                    let input: UnsafeRawBufferPointer
-                    if let source {
-                        let target = UnsafeMutableRawBufferPointer(rebasing: inputBuffer.bytes[0..<(n * inWidth)])
-                        try source.file.read(into: target, at: source.offset + start * inWidth)
-                        input = UnsafeRawBufferPointer(target)
-                    } else if let mapped {
-                        input = UnsafeRawBufferPointer(rebasing: mapped.bytes[(start * inWidth)..<((start + n) * inWidth)])
-                    } else {
-                        break
-                    }
+                    let input = try chunks.bytes(at: start * inWidth, count: n * inWidth, buffer: inputBuffer)
                     let outputBuffer = try pipeline.nextBuffer(minimumCount: chunk * max(outWidth, 8))
                     let target = UnsafeMutableRawBufferPointer(rebasing: outputBuffer.bytes[0..<(n * outWidth)])
                     do {
@@ -82,6 +88,7 @@ public struct Converter {
                     } catch {
                         throw TensorError(tensor: item.output.name, underlying: error)
                     }
+                    withExtendedLifetime(chunks) {}
                     pipeline.submit(outputBuffer, count: n * outWidth)
                     done += n * outWidth
                     progress?(done, total)
@@ -98,7 +105,7 @@ public struct Converter {
     }
 
     /// Splits one chunk across `threads` workers (element ranges aligned to whole elements).
-    private func convertInParallel(_ source: UnsafeRawBufferPointer, _ from: DType, _ target: UnsafeMutableRawBufferPointer, _ to: DType, _ count: Int) throws {
+    func convertInParallel(_ source: UnsafeRawBufferPointer, _ from: DType, _ target: UnsafeMutableRawBufferPointer, _ to: DType, _ count: Int) throws {
         let workers = count >= 1 << 16 ? threads : 1
         let inWidth = from.bits / 8
         let outWidth = to.bits / 8

@@ -7,13 +7,13 @@ public final class SafeTensorsReader: CheckpointReader, @unchecked Sendable {
     public let header: SafeTensorsHeader
     public let file: ReadOnlyFile
     public let tensors: [TensorInfo]
-    private var mapping: MappedFile?
-    private let mappingLock = Mutex()
+    private let access: LazyMappedFile
 
     public init(path: String) throws {
         let file = try ReadOnlyFile(path: path)
         self.path = path
         self.file = file
+        self.access = LazyMappedFile(file)
         self.header = try SafeTensorsHeader.read(from: file)
         self.tensors = header.entries.map(\.info)
     }
@@ -29,33 +29,11 @@ public final class SafeTensorsReader: CheckpointReader, @unchecked Sendable {
         return TensorLocation(file: path, offset: header.dataStart + entry.begin, count: entry.end - entry.begin)
     }
 
-    public func data(at index: Int) throws -> TensorData {
-        let location = location(of: index)
-        let mapped = try mapped()
-        return TensorData(borrowing: try mapped.bytes(at: location.offset, count: location.count), from: mapped)
-    }
+    public func data(at index: Int) throws -> TensorData { try access.data(location(of: index)) }
 
-    public func source(of index: Int) -> (file: ReadOnlyFile, offset: Int, count: Int)? {
-        let location = location(of: index)
-        return (file, location.offset, location.count)
-    }
+    public func source(of index: Int) -> (file: ReadOnlyFile, offset: Int, count: Int)? { access.source(location(of: index)) }
 
-    public func willRead(_ index: Int) {
-        let location = location(of: index)
-        (try? mapped())?.adviseSequential(offset: location.offset, count: location.count)
-    }
+    public func willRead(_ index: Int) { access.willRead(location(of: index)) }
 
-    public func didRead(_ index: Int) {
-        let location = location(of: index)
-        (try? mapped())?.release(offset: location.offset, count: location.count)
-    }
-
-    private func mapped() throws -> MappedFile {
-        try mappingLock.locked { () throws -> MappedFile in
-            if let mapping { return mapping }
-            let made = try file.map()
-            mapping = made
-            return made
-        }
-    }
+    public func didRead(_ index: Int) { access.didRead(location(of: index)) }
 }

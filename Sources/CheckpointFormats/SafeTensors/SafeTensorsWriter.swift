@@ -54,12 +54,6 @@ public final class SafeTensorsWriter: CheckpointWriter {
         return out + json
     }
 
-    /// The size of the file written for `tensors` (header included).
-    public static func fileSize(metadata: [(key: String, value: String)]?, tensors: [TensorInfo], path: String) throws -> Int {
-        let header = try headerBytes(metadata: metadata, orderedTensors: layoutOrder(tensors).map { tensors[$0] }, path: path)
-        return tensors.reduce(header.count) { $0 + $1.byteCount }
-    }
-
     /// Creates the temporary output and writes the header. Names must be unique (as bytes). A `filter`
     /// (zstd) transforms the bytes on their way to the file.
     public init(destination: String, metadata: [(key: String, value: String)]?, tensors: [TensorInfo], overwrite: Bool, filter: OutputFilter? = nil) throws {
@@ -72,6 +66,7 @@ public final class SafeTensorsWriter: CheckpointWriter {
         self.writeOrder = SafeTensorsWriter.layoutOrder(tensors)
         let header = try SafeTensorsWriter.headerBytes(metadata: metadata, orderedTensors: writeOrder.map { tensors[$0] }, path: destination)
         self.output = try AtomicOutput(destination: destination, overwrite: overwrite, filter: filter)
+        try output.expectSize(tensors.reduce(header.count) { $0 + $1.byteCount })
         try output.write(header)
     }
 

@@ -16,7 +16,7 @@ public final class ShardedSafeTensorsWriter: CheckpointWriter {
     public let folder: String
     public let indexName: String
     public let writeOrder: [Int]
-    private let shardWriters: [SafeTensorsWriter]
+    private let shardWriters: [any CheckpointWriter]
     private let shardFiles: [String]
     private let shardTensorCounts: [Int]
     private let weightMap: [(tensor: String, shard: String)]
@@ -30,26 +30,27 @@ public final class ShardedSafeTensorsWriter: CheckpointWriter {
         shardFiles.map { Paths.join(folder, $0) } + (shardFiles.count > 1 ? [Paths.join(folder, indexName)] : [])
     }
 
-    public init(folder: String, prefix: String = "model", metadata: [(key: String, value: String)]?, tensors: [TensorInfo], maxShardSize: Int, overwrite: Bool) throws {
+    public init(folder: String, prefix: String = "model", metadata: [(key: String, value: String)]?, tensors: [TensorInfo], maxShardSize: Int, overwrite: Bool, shardFormat: ShardFileFormat = .safetensors) throws {
         let groups = ShardPlan.groups(byteCounts: tensors.map(\.byteCount), maxShardSize: maxShardSize)
+        let fileExtension = shardFormat.fileExtension
         let names = groups.count <= 1
-            ? ["\(prefix).safetensors"]
-            : groups.indices.map { ShardNaming.shardName(prefix: prefix, number: $0 + 1, of: groups.count, fileExtension: "safetensors") }
+            ? ["\(prefix).\(fileExtension)"]
+            : groups.indices.map { ShardNaming.shardName(prefix: prefix, number: $0 + 1, of: groups.count, fileExtension: fileExtension) }
         self.folder = folder
-        self.indexName = "\(prefix).safetensors.index.json"
+        self.indexName = "\(prefix).\(fileExtension).index.json"
         self.overwrite = overwrite
         if groups.count > 1, !overwrite {
             let indexPath = Paths.join(folder, indexName)
             var info = stat()
             if lstat(indexPath, &info) == 0 { throw FileError(path: indexPath, operation: "create", errno: EEXIST) }
         }
-        var writers: [SafeTensorsWriter] = []
+        var writers: [any CheckpointWriter] = []
         var order: [Int] = []
         var map: [(String, String)] = []
         do {
             for (number, group) in (groups.isEmpty ? [[]] : groups).enumerated() {
                 let members = group.map { tensors[$0] }
-                let writer = try SafeTensorsWriter(destination: Paths.join(folder, names[number]), metadata: metadata, tensors: members, overwrite: overwrite)
+                let writer = try shardFormat.makeWriter(Paths.join(folder, names[number]), metadata, members, overwrite)
                 writers.append(writer)
                 order += writer.writeOrder.map { group[$0] }
                 map += members.map { ($0.name, names[number]) }
@@ -127,5 +128,24 @@ public final class ShardedSafeTensorsWriter: CheckpointWriter {
 
     public func abort() {
         shardWriters.forEach { $0.abort() }
+    }
+}
+
+/// The file format of each shard of a sharded set: its extension and how to create one shard.
+public struct ShardFileFormat {
+    public var fileExtension: String
+    public var makeWriter: (_ path: String, _ metadata: [(key: String, value: String)]?, _ tensors: [TensorInfo], _ overwrite: Bool) throws -> any CheckpointWriter
+
+    public static var safetensors: ShardFileFormat {
+        ShardFileFormat(fileExtension: "safetensors") { path, metadata, tensors, overwrite in
+            try SafeTensorsWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite)
+        }
+    }
+
+    /// PyTorch shards (`.bin`, as transformers names them); an alias goes to the shard of its kept tensor.
+    public static func torch(aliases: [(name: String, target: String)]) -> ShardFileFormat {
+        ShardFileFormat(fileExtension: "bin") { path, _, tensors, overwrite in
+            try TorchWriter(destination: path, tensors: tensors, aliases: aliases, overwrite: overwrite)
+        }
     }
 }

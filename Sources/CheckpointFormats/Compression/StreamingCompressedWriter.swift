@@ -1,20 +1,13 @@
 import CheckpointCore
 
-/// A writer whose single output file is zstd-compressed, with the figures `convert` reports.
-public protocol CompressedOutputWriter: CheckpointWriter {
-    var level: Int { get }
-    /// Sizes before and after compression, complete after `finish()`.
-    var uncompressedBytes: Int { get }
-    var compressedBytes: Int { get }
-}
-
 /// A format writer whose `AtomicOutput` compresses as it writes (`ZstdOutputFilter`): no plain copy
-/// of the file ever reaches the disk. Used for formats whose writer accepts an output filter.
-public final class StreamingCompressedWriter: CompressedOutputWriter {
+/// of the file ever reaches the disk. Adds the figures `convert` reports.
+public final class StreamingCompressedWriter: CheckpointWriter {
     private let inner: any CheckpointWriter
     private let filter: ZstdOutputFilter
 
     public var level: Int { filter.level }
+    /// Sizes before and after compression, complete after `finish()`.
     public var uncompressedBytes: Int { filter.bytesIn }
     public var compressedBytes: Int { filter.bytesOut }
     public var writeOrder: [Int] { inner.writeOrder }
@@ -28,7 +21,7 @@ public final class StreamingCompressedWriter: CompressedOutputWriter {
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws { try inner.write(bytes) }
     public func copy(from file: ReadOnlyFile, offset: Int, count: Int) throws { try inner.copy(from: file, offset: offset, count: count) }
-    /// Completes and commits the output; on failure nothing is left, as with `CompressingWriter`.
+    /// Completes and commits the output; on failure nothing is left.
     public func finish() throws {
         do {
             try inner.finish()

@@ -1,0 +1,82 @@
+import CheckpointCore
+
+/// `ckpt convert ADAPTER_DIR out.gguf --arch llama`: a PEFT LoRA of a Llama-family model to the GGUF
+/// adapter layout of llama.cpp's convert_lora_to_gguf.py: `<gguf base name>.lora_a` / `.lora_b`, the
+/// Q/K row permutation applied to `lora_b`, `token_embd`'s A transposed, one `adapter.lora.alpha`;
+/// a per-module scale one alpha cannot express (alpha_pattern, rsLoRA with rank_pattern) is baked
+/// into that module's `lora_b`.
+public enum LlamaLoRAConversion {
+    public static func prepare(folder: String, reader: any CheckpointReader, plan: inout ConversionPlan, baseConfig: String?) throws -> LlamaConversion.Prepared {
+        let adapter = try PEFTLoRAConfig(folder: folder)
+        if adapter.useDoRA || reader.tensors.contains(where: { $0.name.hasSuffix("lora_magnitude_vector") }) {
+            throw LlamaConversion.MappingError(description: "'\(escapedForTerminal(folder))' is a DoRA adapter: llama.cpp's LoRA format has no magnitude vectors; merge it into the base model instead")
+        }
+        let config = try LlamaConfig.read(try locateBaseConfig(folder: folder, adapter: adapter, explicit: baseConfig))
+        let ranks = Dictionary(reader.tensors.compactMap { tensor -> (String, Int)? in
+            guard let (module, part) = split(tensor.name), part == "lora_A.weight" || part == "lora_embedding_A" else { return nil }
+            return (module, tensor.shape.first ?? 0)
+        }, uniquingKeysWith: { first, _ in first })
+        let alpha = adapter.ggufAlpha
+        var baked: [String] = []
+        var baseCopies = 0
+        try plan.map(architecture: "llama LoRA") { tensor -> TensorTransform?? in
+            // PEFT saves targeted embeddings whole (save_embedding_layers): base weights, not the adapter.
+            if tensor.name.hasSuffix(".base_layer.weight") {
+                baseCopies += 1
+                return .some(nil)
+            }
+            guard let (module, part) = split(tensor.name), let base = LlamaNames.ggufModule(module) else { return nil }
+            if base == "output" && config.tieWordEmbeddings { return nil }
+            let name = base + ".weight"
+            switch part {
+            case "lora_A.weight": return TensorTransform(name: name + ".lora_a")
+            case "lora_embedding_A": return TensorTransform(name: name + ".lora_a", transposed: true)
+            case "lora_B.weight", "lora_embedding_B":
+                let rank = ranks[module] ?? adapter.rank
+                let wanted = adapter.scale(module: module, rank: rank)
+                let expressed = alpha / Double(rank)
+                let factor = wanted / expressed
+                let scale: Double? = abs(factor - 1) > 1e-12 ? factor : nil
+                if scale != nil { baked.append(module) }
+                let heads = LlamaNames.permutedHeads(ggufModule: base, config: config)
+                return TensorTransform(name: name + ".lora_b", rowPermutation: heads.map { RowPermutation(heads: $0) }, scale: scale)
+            default: return nil
+            }
+        }
+        var metadata = GGUFMetadata([
+            GGUFKeyValue(GGUFConstants.Key.architecture, .string("llama")),
+            GGUFKeyValue(GGUFConstants.Key.type, .string("adapter")),
+            GGUFKeyValue("adapter.type", .string("lora")),
+            GGUFKeyValue("adapter.lora.alpha", .float32(Float(alpha))),
+        ])
+        metadata.set(GGUFConstants.Key.quantizationVersion, .uint32(GGUFConstants.quantizationVersion))
+        var notes: [String] = []
+        if baseCopies > 0 { notes.append("\(baseCopies) base-layer weight(s) PEFT saved with the adapter are not part of a GGUF LoRA: left out") }
+        if adapter.useRSLoRA { notes.append("rsLoRA: adapter.lora.alpha = α·√r = \(Float(alpha)) so that llama.cpp's α/r equals PEFT's α/√r") }
+        if !baked.isEmpty {
+            notes.append("\(baked.count) module(s) have a scale one adapter.lora.alpha cannot express (alpha_pattern / rank_pattern): baked into their lora_b: \(baked.prefix(3).joined(separator: ", "))\(baked.count > 3 ? ", …" : "")")
+        }
+        return LlamaConversion.Prepared(metadata: CheckpointMetadata(gguf: metadata), notes: notes)
+    }
+
+    /// ("model.layers.0.self_attn.q_proj", "lora_A.weight") from a PEFT tensor name.
+    static func split(_ name: String) -> (String, String)? {
+        let prefix = "base_model.model."
+        guard name.hasPrefix(prefix) else { return nil }
+        let rest = String(name.dropFirst(prefix.count))
+        for part in ["lora_A.weight", "lora_B.weight", "lora_embedding_A", "lora_embedding_B"] where rest.hasSuffix("." + part) {
+            return (String(rest.dropLast(part.count + 1)), part)
+        }
+        return nil
+    }
+
+    /// The base model's config.json: `--base-config`, else base_model_name_or_path when it is a local
+    /// folder, else one inside the adapter folder.
+    static func locateBaseConfig(folder: String, adapter: PEFTLoRAConfig, explicit: String?) throws -> String {
+        if let explicit { return explicit }
+        for candidate in [adapter.baseModel, folder].compactMap({ $0 }) where FolderListing.isFolder(candidate) {
+            if FolderListing.names(in: candidate).contains("config.json") { return candidate }
+        }
+        throw LlamaConversion.MappingError(description: "the Q/K permutation needs the base model's head counts: pass --base-config with the base model's config.json (or its folder)")
+    }
+}

@@ -1,0 +1,23 @@
+/// The exact thin SVD of a low-rank product `scale · B·A` computed from its factors, never forming
+/// the m×n product: QR of `B` (m×r) and of `Aᵀ` (n×r), SVD of the small core `scale · R_B·R_Aᵀ`,
+/// then `U = Q_B·U_c`, `Vᵀ = V_cᵀ·Q_Aᵀ`. Cost O((m + n)·r²).
+///
+/// The result has k = min(m, n, r) components, σ in decreasing order, and the sign convention of
+/// `ThinSVD` applied to the final `U` (so the same factors always give the same output).
+public enum LowRankSVD {
+    /// `b` is m×r ("up"), `a` is r×n ("down").
+    public static func ofProduct(b: Matrix, a: Matrix, scale: Float = 1) throws(LinalgError) -> ThinSVD {
+        guard b.columns == a.rows else {
+            throw .shapeMismatch(operation: "LowRankSVD", details: "B \(b.rows)×\(b.columns), A \(a.rows)×\(a.columns)")
+        }
+        let qrB = try ThinQR(b)
+        let qrA = try ThinQR(a.transposed())
+        // core = scale · R_B · R_Aᵀ, (k1 × r)·(r × k2)
+        let core = try GEMM.product(qrB.r, .none, qrA.r, .transposed, alpha: scale)
+        let small = try ThinSVD(core)
+        var u = try GEMM.product(qrB.q, .none, small.u, .none)
+        var vt = try GEMM.product(small.vt, .none, qrA.q, .transposed)
+        ThinSVD.normaliseSigns(u: &u, vt: &vt)
+        return ThinSVD(u: u, sigma: small.sigma, vt: vt)
+    }
+}

@@ -1,0 +1,126 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CheckpointCore
+import CheckpointFormats
+
+/// What a merge or unmerge wrote.
+public struct SurgeryOutcome: Sendable {
+    public var outputs: [String]
+    public var residualOutputs: [String]
+    public var changes: [TensorChange]
+}
+
+/// `ckpt merge`: a base checkpoint plus adapters (each with a weight) into a new checkpoint.
+public struct MergeJob {
+    public let base: any CheckpointReader
+    public let adapters: [Adapter]
+    public let weights: [Double]
+    public let plan: MergePlan
+    /// Workers per changed tensor (rows are split among them).
+    public var threads = max(1, min(8, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+
+    public init(basePath: String, adapters: [Adapter], weights: [Double], options: MergePlan.Options) throws {
+        base = try Checkpoint.open(basePath)
+        self.adapters = adapters
+        self.weights = weights
+        plan = try MergePlan(base: base.tensors, basePath: basePath, adapters: adapters, weights: weights, options: options)
+    }
+
+    /// Memory the merge holds beyond the page cache: adapters' factors, two row blocks, DoRA norms.
+    public var peakMemoryEstimate: Int {
+        let factors = adapters.reduce(0) { total, adapter in
+            total + adapter.deltas.reduce(0) { $0 + $1.blocks.reduce(0) { $0 + ($1.a.elements.count + $1.b.elements.count) * 4 } }
+        }
+        let largestFactors = plan.targets.values.map { $0.steps.reduce(0) { $0 + $1.delta.blocks.reduce(0) { $0 + ($1.a.elements.count + $1.b.elements.count) * 4 } } }.max() ?? 0
+        let norms = plan.targets.values.filter(\.hasDoRA).map { plan.outputs[$0.output].shape.first ?? 0 }.max() ?? 0
+        return factors + largestFactors + (8 << 20) * 2 + norms * 16 + threads * 64 << 10
+    }
+
+    /// Bytes the residual file takes uncompressed (one integer per changed element, norms, originals).
+    public var residualBytes: Int {
+        plan.targets.values.reduce(0) { $0 + plan.outputs[$1.output].byteCount }
+    }
+
+    public func run(to target: OutputTarget, overwrite: Bool, residual: OutputTarget?, progress: ((Int, Int) -> Void)? = nil) throws -> SurgeryOutcome {
+        var items: [MergeRunner.Item] = []
+        for (output, source) in plan.sourceOfOutput.enumerated() {
+            if let entry = plan.targets[output] {
+                if let replacement = entry.replacement, entry.steps.isEmpty, entry.biasSteps.isEmpty {
+                    items.append(.convert(reader: replacement.tensor.reader, index: replacement.tensor.index))
+                } else if entry.steps.isEmpty && entry.biasSteps.isEmpty {
+                    items.append(.copy(reader: base, index: source))
+                } else {
+                    items.append(.compute(entry, source: source))
+                }
+            } else {
+                items.append(.copy(reader: base, index: source))
+            }
+        }
+        var runner = MergeRunner(input: base, outputs: plan.outputs, items: items, direction: .merge)
+        runner.threads = threads
+        let writer = try target.makeWriter(metadata: base.metadata.safetensors, tensors: plan.outputs, overwrite: overwrite)
+        let changes = try runner.run(into: writer, progress: progress)
+        var residualOutputs: [String] = []
+        if let residual {
+            let paths = writer.outputPaths
+            let merged = try Checkpoint.open(paths.count == 1 ? paths[0] : Paths.folder(of: paths[0]))
+            residualOutputs = try ResidualFile.write(to: residual, overwrite: overwrite, base: base, merged: merged, plan: plan, weights: weights, threads: threads)
+        }
+        return SurgeryOutcome(outputs: writer.outputPaths, residualOutputs: residualOutputs, changes: changes)
+    }
+}
+
+/// `ckpt unmerge`: subtracts the same adapters from a merged checkpoint; with the residual file of
+/// the merge, the result is the base bit for bit.
+public struct UnmergeJob {
+    public let merged: any CheckpointReader
+    public let adapters: [Adapter]
+    public let weights: [Double]
+    public let plan: MergePlan
+    public var threads = max(1, min(8, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))))
+    let residual: ResidualFile.Opened?
+
+    public init(mergedPath: String, adapters: [Adapter], weights: [Double], options: MergePlan.Options, residualPath: String?) throws {
+        merged = try Checkpoint.open(mergedPath)
+        self.adapters = adapters
+        self.weights = weights
+        plan = try MergePlan(base: merged.tensors, basePath: mergedPath, adapters: adapters, weights: weights, options: options)
+        residual = try residualPath.map { try ResidualFile.Opened(path: $0, adapterCount: adapters.count, weights: weights) }
+    }
+
+    public func run(to target: OutputTarget, overwrite: Bool, progress: ((Int, Int) -> Void)? = nil) throws -> SurgeryOutcome {
+        var items: [MergeRunner.Item] = []
+        var outputs: [TensorInfo] = []
+        for (output, source) in plan.sourceOfOutput.enumerated() {
+            let info = plan.outputs[output]
+            if residual?.added.contains(info.name) == true { continue }
+            outputs.append(info)
+            guard let entry = plan.targets[output] else {
+                items.append(.copy(reader: merged, index: source))
+                continue
+            }
+            if entry.replacement != nil {
+                guard let residual, let index = residual.byName["original." + info.name] else {
+                    throw SurgeryError.residual(path: residual?.reader.path ?? "", message: "\(info.name) was replaced by the adapter (modules_to_save); the base's tensor is only kept in the residual file of `ckpt merge --residual`. Pass --residual FILE")
+                }
+                items.append(.copy(reader: residual.reader, index: index))
+            } else {
+                items.append(.compute(entry, source: source))
+            }
+        }
+        var runner = MergeRunner(input: merged, outputs: outputs, items: items, direction: .unmerge)
+        runner.threads = threads
+        if let residual {
+            runner.storedNorms = { step, tensor in try residual.norms(step: step, tensor: tensor) }
+            let byName = Dictionary(outputs.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
+            runner.restore = { tensor, element, bytes in
+                guard let info = byName[tensor] else { return }
+                try residual.restore(tensor: tensor, element: element, bytes: bytes, width: info.dtype.bits / 8, elementCount: info.elementCount)
+            }
+        }
+        let writer = try target.makeWriter(metadata: merged.metadata.safetensors, tensors: outputs, overwrite: overwrite)
+        let changes = try runner.run(into: writer, progress: progress)
+        return SurgeryOutcome(outputs: writer.outputPaths, residualOutputs: [], changes: changes)
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import CheckpointCore
+import CheckpointFormats
+import CheckpointSurgery
+
+struct MergeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "merge",
+        abstract: "Merge one or more LoRA adapters into a checkpoint, streaming tensor by tensor.",
+        discussion: """
+        BASE is any checkpoint ckpt reads. Each ADAPTER is a PEFT folder (adapter_config.json + \
+        adapter_model.safetensors or .bin), a kohya file (lora_down / lora_up / alpha) or a MELoRA state \
+        dict; the kind is detected, or forced with --adapter-format KIND
+
+        Maths: ΔW = weight · scale · B·A per adapter, scale = lora_alpha / r (α/√r with rsLoRA; \
+        rank_pattern and alpha_pattern as PEFT matches them; kohya: stored alpha / r). B·A is a Float32 \
+        fused multiply-add chain over the rank in a fixed order (the same bits on every machine, and \
+        PyTorch's order: Float32 merges equal PEFT's merge_and_unload bit for bit), the scale is applied \
+        after the product, and each result is rounded once (nearest-even) into the base tensor's dtype. \
+        DoRA: W' = m / ‖W + ΔW‖ · (W + ΔW), per output row (PEFT) or along the axis a kohya dora_scale's \
+        shape gives. Also: embedding LoRA, convolution LoRA, fan_in_fan_out (GPT-2), lora_B.bias, and \
+        modules_to_save tensors that replace the base's. aLoRA and PiSSA/OLoRA/CorDA-initialised \
+        adapters are refused. A result that is NaN or infinite where the base was finite aborts the \
+        merge, naming the module; nothing is written.
+
+        If the base ties lm_head to its input embeddings (one stored tensor), an adapter touching \
+        either is refused unless --untie writes a separate lm_head.weight.
+
+        --residual FILE also writes what rounding lost (a safetensors file of per-element integer bit \
+        differences, DoRA norms and replaced tensors): ckpt unmerge --residual FILE then restores the \
+        base bit for bit.
+
+        Examples:
+          ckpt merge base/ my-lora/ -o merged/
+          ckpt merge model.safetensors a/ b/ --weight 0.7 --weight 0.3 -o out.safetensors
+          ckpt merge model.safetensors lora/ -o out.safetensors --residual out.residual.safetensors
+          ckpt merge model.safetensors lora/ -o out.safetensors --dry-run
+        """
+    )
+
+    @Argument(help: "The base checkpoint: a file, a sharded folder or an index file.")
+    var base: String
+
+    @Argument(help: "One or more adapters (PEFT folder, kohya file, MELoRA state dict), applied in order.")
+    var adapters: [String]
+
+    @OptionGroup var adapterOptions: AdapterArguments
+
+    @OptionGroup var outputOptions: SurgeryOutputArguments
+
+    @Flag(name: .long, help: "Write a separate lm_head.weight when the base ties it to the input embeddings and an adapter changes either.")
+    var untie = false
+
+    @Option(name: .long, help: ArgumentHelp("Also write the residual file that lets ckpt unmerge --residual FILE restore the base bit for bit.", valueName: "FILE"))
+    var residual: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Print the plan (tensors changed, ranks, scales) with peak-memory and disk estimates; write nothing.")
+    var dryRun = false
+
+    func run() throws {
+        let started = Clock.now()
+        let target = try outputOptions.target()
+        let residualTarget = try residual.map { try SurgeryOutputArguments.resolve($0, shardSize: nil) }
+        let (loaded, weights) = try adapterOptions.loadAdapters(adapters)
+        var job = try MergeJob(basePath: base, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched, untie: untie))
+        if let threads = adapterOptions.threads { job.threads = threads }
+        if dryRun {
+            let estimates = [
+                JSONMember("peak_memory_bytes", .number(String(job.peakMemoryEstimate))),
+                JSONMember("output_bytes", .number(String(job.plan.outputBytes))),
+                JSONMember("residual_bytes", .number(String(residual == nil ? 0 : job.residualBytes))),
+            ]
+            if outputOptions.json {
+                print(JSONEmitter(style: .python(indent: 2)).text(SurgeryReport.json(command: "merge --dry-run", adapters: loaded, weights: weights, plan: job.plan, outcome: nil, seconds: nil, extra: estimates)))
+            } else {
+                print(SurgeryReport.plan(job.plan, adapters: loaded, weights: weights), terminator: "")
+                print("estimates: peak memory \(ByteSize.describe(job.peakMemoryEstimate)) (plus page cache), output \(ByteSize.describe(job.plan.outputBytes))" + (residual == nil ? "" : ", residual ≤ \(ByteSize.describe(job.residualBytes)) before compression"))
+            }
+            return
+        }
+        let progress = ProgressLine(label: "merging", enabled: !outputOptions.quiet)
+        let outcome = try job.run(to: target, overwrite: outputOptions.force, residual: residualTarget) { done, total in progress.update(done: done, total: total) }
+        progress.finish()
+        let seconds = Clock.now() - started
+        let residualNote = outcome.residualOutputs.isEmpty ? "" : "; residual \(escapedForTerminal(outcome.residualOutputs[0]))"
+        outputOptions.printOutcome(command: "merge", adapters: loaded, weights: weights, plan: job.plan, outcome: outcome, seconds: seconds,
+                                   summary: "\(outcome.changes.count) tensors changed by \(loaded.count) adapter(s)" + residualNote)
+    }
+}
