@@ -77,6 +77,15 @@ import Foundation
             #expect(result.terminationStatus == 0)
             #expect(try Data(contentsOf: URL(fileURLWithPath: restored)) == Data(contentsOf: URL(fileURLWithPath: folder + "/reference.safetensors")), "\(name)")
         }
+        // GGUF and PyTorch outputs compress too, and read back as what they are.
+        for (name, format) in [("g.gguf", "\"format\": \"gguf\""), ("t.bin", "\"format\": \"pytorch")] {
+            let written = try ckpt(["convert", plain, folder + "/" + name, "--compress", "zstd", "--quiet"], scratch: scratch)
+            #expect(written.status == 0, "\(name): \(written.stderr)")
+            let inspected = try ckpt(["inspect", folder + "/\(name).zst", "--json"], scratch: scratch)
+            #expect(inspected.status == 0 && inspected.stdout.contains(format), "\(name): \(inspected.stdout) \(inspected.stderr)")
+            #expect(inspected.stdout.contains("\"decompressed_bytes\""))
+            try FileManager.default.removeItem(atPath: folder + "/\(name).zst")
+        }
         // The existing output is refused without --force, before any work, and kept.
         let before = try Data(contentsOf: URL(fileURLWithPath: folder + "/d.safetensors.zst"))
         let exists = try ckpt(["convert", plain, folder + "/d.safetensors", "--compress", "zstd"], scratch: scratch)
