@@ -19,7 +19,8 @@ struct ConvertCommand: ParsableCommand {
         is decompressed first into a temporary file in $TMPDIR (or /tmp), which needs room for the whole \
         uncompressed checkpoint, and removed afterwards. OUT ending in .zst, or --compress, writes one \
         zstd-compressed file (zstd -d gives back the plain file), compressed as it is written with one \
-        thread per core. A folder of shards cannot be compressed.
+        thread per core, for any single-file format (model.gguf.zst too); shards and split sets cannot be \
+        compressed.
 
         OUT ending in .bin, .pt or .pth writes a PyTorch checkpoint laid out byte for byte as torch.save \
         writes the dict of tensors (except the 40 digits of .data/serialization_id); with --shard-size, \
