@@ -201,6 +201,9 @@ import CheckpointCore
             #expect(writer.uncompressedBytes == restored.count, "\(name)")
             if name.hasSuffix(".gguf") {
                 #expect(restored == (try fileBytes(temporary + "/plain-" + name)))
+                // GGUF knows its size up front: it is in the frame header.
+                let listing = try runProcess(zstd, ["-lv", temporary + "/\(name).zst"]).stdout
+                #expect(listing.contains("(\(restored.count) B)"), "\(listing)")
             }
             let reader = try Checkpoint.open(temporary + "/\(name).zst")
             #expect(reader.tensors.map(\.name) == original.tensors.map(\.name), "\(name)")

@@ -12,3 +12,14 @@ public protocol OutputFilter: AnyObject {
 extension OutputFilter {
     public func expectSize(_ total: Int) throws {}
 }
+
+/// The sum of `sizes`, or nil if it overflows (a size worth declaring to a filter, never a trap).
+public func checkedTotal(_ sizes: [Int]) -> Int? {
+    var total = 0
+    for size in sizes {
+        let (sum, overflow) = total.addingReportingOverflow(size)
+        guard !overflow, size >= 0 else { return nil }
+        total = sum
+    }
+    return total
+}

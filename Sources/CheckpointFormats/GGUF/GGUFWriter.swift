@@ -24,6 +24,9 @@ public final class GGUFWriter: CheckpointWriter {
         self.alignment = alignment
         self.writeOrder = Array(tensors.indices)
         self.output = try AtomicOutput(destination: destination, overwrite: overwrite, filter: filter)
+        // The header is padded to the alignment, and so is every tensor's data (the last one too).
+        let padded = tensors.map { GGUFLayout.padded($0.byteCount, to: alignment) ?? -1 }
+        if let total = checkedTotal([header.count] + padded) { try output.expectSize(total) }
         try output.write(header)
     }
 

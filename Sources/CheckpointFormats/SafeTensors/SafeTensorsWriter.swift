@@ -66,7 +66,7 @@ public final class SafeTensorsWriter: CheckpointWriter {
         self.writeOrder = SafeTensorsWriter.layoutOrder(tensors)
         let header = try SafeTensorsWriter.headerBytes(metadata: metadata, orderedTensors: writeOrder.map { tensors[$0] }, path: destination)
         self.output = try AtomicOutput(destination: destination, overwrite: overwrite, filter: filter)
-        try output.expectSize(tensors.reduce(header.count) { $0 + $1.byteCount })
+        if let total = checkedTotal([header.count] + tensors.map(\.byteCount)) { try output.expectSize(total) }
         try output.write(header)
     }
 
