@@ -1,0 +1,49 @@
+/// Reproducible standard-normal numbers: SplitMix64 for the bits, Box–Muller for the shape. The same
+/// seed gives the same sequence on every machine, which keeps randomized outputs byte-identical.
+public struct SeededGaussian: Sendable {
+    private var state: UInt64
+    private var spare: Float?
+
+    public init(seed: UInt64) { state = seed }
+
+    private mutating func nextBits() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
+    /// A uniform number in (0, 1].
+    private mutating func uniform() -> Double { (Double(nextBits() >> 11) + 1) / 9_007_199_254_740_992 }
+
+    public mutating func next() -> Float {
+        if let spare {
+            self.spare = nil
+            return spare
+        }
+        let radius = (-2 * _log(uniform())).squareRoot()
+        let angle = 2 * Double.pi * uniform()
+        spare = Float(radius * _sin(angle))
+        return Float(radius * _cos(angle))
+    }
+
+    /// A rows × columns matrix of independent standard-normal entries.
+    public mutating func matrix(rows: Int, columns: Int) -> Matrix {
+        var result = Matrix(rows: rows, columns: columns)
+        for i in result.elements.indices { result.elements[i] = next() }
+        return result
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+@inline(__always) private func _log(_ x: Double) -> Double { Glibc.log(x) }
+@inline(__always) private func _sin(_ x: Double) -> Double { Glibc.sin(x) }
+@inline(__always) private func _cos(_ x: Double) -> Double { Glibc.cos(x) }
+#else
+import Foundation
+@inline(__always) private func _log(_ x: Double) -> Double { Foundation.log(x) }
+@inline(__always) private func _sin(_ x: Double) -> Double { Foundation.sin(x) }
+@inline(__always) private func _cos(_ x: Double) -> Double { Foundation.cos(x) }
+#endif

@@ -1,0 +1,81 @@
+import CheckpointLinalg
+
+/// The truncated SVD of one dense ΔW for extraction: randomized when the wanted rank is small
+/// against the matrix, checked a posteriori, and redone with a full SVD when the check fails.
+struct DeltaDecomposition {
+    enum Method: String, Sendable { case randomized, full }
+
+    /// How the rank is chosen from the spectrum.
+    enum Choice: Sendable {
+        case rank(Int)
+        /// PEFT's rule on the exact total energy: smallest k with Σσ² ≥ E·‖ΔW‖²_F.
+        case energy(Double)
+        /// mergekit: σ > ε.
+        case epsilon(Double)
+    }
+
+    var svd: ThinSVD
+    var rank: Int
+    var method: Method
+    /// ‖ΔW − B·A‖_F.
+    var error: Double
+    var norm: Double
+    /// error / (a lower bound of the optimal rank-k error); 1 for a full SVD.
+    var errorRatioEstimate: Double
+
+    init(_ delta: Matrix, choice: Choice, maxRank: Int, options: RandomizedSVD.Options, tolerance: Double) throws {
+        let length = min(delta.rows, delta.columns)
+        let cap = max(min(maxRank, length), 1)
+        let sketchRank: Int
+        switch choice {
+        case let .rank(k): sketchRank = min(k, cap)
+        case .energy, .epsilon: sketchRank = cap
+        }
+        // A sketch that fails its bound is retried with twice the oversampling; one of half the
+        // matrix or more costs as much as the full SVD, which is then run instead.
+        var oversampling = max(options.oversampling, 1)
+        while (sketchRank + oversampling) * 2 < length {
+            var attempt = options
+            attempt.oversampling = oversampling
+            let sketch = try RandomizedSVD(delta, rank: sketchRank, options: attempt)
+            let sigma = sketch.svd.sigma.map(Double.init)
+            let k = Self.select(choice, sigma: sigma, total: sketch.frobeniusSquared, cap: cap)
+            let ratio = sketch.errorRatioEstimate(rank: k)
+            if ratio <= tolerance {
+                svd = sketch.svd.truncated(k)
+                rank = k
+                method = .randomized
+                error = sketch.truncationError(rank: k)
+                norm = sketch.frobeniusSquared.squareRoot()
+                errorRatioEstimate = ratio
+                return
+            }
+            oversampling = 2 * (sketchRank + oversampling) - sketchRank
+        }
+        let full = try ThinSVD(delta)
+        let sigma = full.sigma.map(Double.init)
+        let total = sigma.reduce(0) { $0 + $1 * $1 }
+        let k = Self.select(choice, sigma: sigma, total: total, cap: cap)
+        svd = full.truncated(k)
+        rank = k
+        method = .full
+        error = sigma.dropFirst(k).reduce(0) { $0 + $1 * $1 }.squareRoot()
+        norm = total.squareRoot()
+        errorRatioEstimate = 1
+    }
+
+    static func select(_ choice: Choice, sigma: [Double], total: Double, cap: Int) -> Int {
+        switch choice {
+        case let .rank(k): return max(min(k, cap, sigma.count), 1)
+        case let .energy(fraction):
+            var running = 0.0
+            for (index, value) in sigma.enumerated() {
+                running += value * value
+                if running >= fraction * total { return min(index + 1, cap) }
+            }
+            return max(min(cap, sigma.count), 1)
+        case let .epsilon(bound):
+            return max(min(sigma.filter { $0 > bound }.count, cap), 1)
+        }
+    }
+}

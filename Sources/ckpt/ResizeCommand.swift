@@ -1,0 +1,134 @@
+import ArgumentParser
+import CheckpointCore
+import CheckpointFormats
+import CheckpointSurgery
+
+struct ResizeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "resize",
+        abstract: "Reduce the rank of a LoRA adapter by SVD of its factors, per module or under a global budget.",
+        discussion: """
+        Each module's exact SVD comes from its factors (QR of B and Aᵀ, SVD of the r×r core); the kept \
+        components become B = U·diag(σ), A = Vᵀ (σ on the up side, as kohya does), and alpha is rescaled \
+        so the scale α/r (α/√r with rsLoRA) is unchanged. The output keeps the adapter's layout (a PEFT \
+        folder with rank_pattern/alpha_pattern, or a kohya file) and its modules_to_save tensors.
+
+        Rules (one of them):
+          --rank R            keep R components (also the cap of the dynamic rules; default: the module's rank)
+          --sv-ratio X        kohya: keep σ > σ₁/X
+          --sv-fro F          kohya: Frobenius-norm fraction F (energy F²); with --rule peft the exact
+                              minimum k with Σσ² ≥ F²·Σσ² (PEFT's convert_to_lora rule)
+          --sv-cumulative C   kohya: nuclear-norm fraction C
+          --budget SIZE       whole adapter: factors of at most SIZE bytes (64MiB, 500KB)
+          --energy E          whole adapter: keep a fraction E of Σσ² over all modules
+        kohya's rules are reproduced exactly, including its +1 after a 0-based index, its clamp to \
+        [1, min(out, in)] and σ₁ ≤ 1e-6 ⇒ rank 1. The global modes keep the components with the largest \
+        σ² per byte first, across modules (at least one per module).
+
+        Examples:
+          ckpt resize lora/ -o lora-r16/ --rank 16
+          ckpt resize lora.safetensors -o small.safetensors --sv-fro 0.9 --rank 32 --verbose
+          ckpt resize lora/ -o lora-64m/ --budget 64MiB
+        """
+    )
+
+    @Argument(help: "The adapter: a PEFT folder or a kohya file.")
+    var adapter: String
+
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the resized adapter (a folder for PEFT, a .safetensors file for kohya).", valueName: "OUT"))
+    var output: String
+
+    @Option(name: .long, help: ArgumentHelp("Keep R components per module; with a dynamic rule, the largest rank it may choose.", valueName: "R"))
+    var rank: Int?
+
+    @Option(name: .customLong("sv-ratio"), help: ArgumentHelp("kohya sv_ratio: keep singular values above σ₁/X (X > 1).", valueName: "X"))
+    var svRatio: Double?
+
+    @Option(name: .customLong("sv-fro"), help: ArgumentHelp("kohya sv_fro: keep a Frobenius-norm fraction F (0 < F ≤ 1).", valueName: "F"))
+    var svFro: Double?
+
+    @Option(name: .customLong("sv-cumulative"), help: ArgumentHelp("kohya sv_cumulative: keep a nuclear-norm fraction C (0 < C ≤ 1).", valueName: "C"))
+    var svCumulative: Double?
+
+    @Option(name: .long, help: ArgumentHelp("How --sv-fro picks k: kohya (default) or peft (exact minimum k).", valueName: "RULE"))
+    var rule: String = "kohya"
+
+    @Option(name: .long, help: ArgumentHelp("Fit all factors into SIZE bytes (64MiB, 500KB), allocating ranks across modules.", valueName: "SIZE"))
+    var budget: String?
+
+    @Option(name: .long, help: ArgumentHelp("Keep a fraction E of the energy Σσ² of the whole adapter, allocating ranks across modules.", valueName: "E"))
+    var energy: Double?
+
+    @Option(name: .long, help: ArgumentHelp("Factor dtype of the output: f32, f16 or bf16 (default: the input's).", valueName: "DTYPE"))
+    var dtype: String?
+
+    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read ADAPTER as this kind instead of detecting it. Values: peft, kohya.", valueName: "KIND"))
+    var adapterFormat: String?
+
+    @Flag(name: .long, help: "Print kohya's per-module columns: sum(S) retained, fro retained, max(S) ratio.")
+    var verbose = false
+
+    @Flag(name: .long, help: "Print the report as JSON on stdout.")
+    var json = false
+
+    @Flag(name: .long, help: "Replace OUT if it exists.")
+    var force = false
+
+    func selection() throws -> ResizeOperation.Selection {
+        let rules = [svRatio != nil, svFro != nil, svCumulative != nil, budget != nil, energy != nil].filter { $0 }.count
+        guard rules <= 1 else { throw UsageError("give one of --sv-ratio, --sv-fro, --sv-cumulative, --budget, --energy") }
+        guard rule == "kohya" || rule == "peft" else { throw UsageError("--rule '\(rule)' is not kohya or peft") }
+        guard rule == "kohya" || svFro != nil else { throw UsageError("--rule peft applies to --sv-fro only") }
+        if let rank, rank < 1 { throw UsageError("--rank must be at least 1") }
+        func fraction(_ value: Double, _ name: String) throws -> Double {
+            guard value > 0, value <= 1 else { throw UsageError("\(name) must be in (0, 1], got \(value)") }
+            return value
+        }
+        if let svRatio {
+            guard svRatio > 1, svRatio.isFinite else { throw UsageError("--sv-ratio must be a finite number above 1, got \(svRatio)") }
+            return .rule(.kohyaRatio(svRatio), maxRank: rank)
+        }
+        if let svFro {
+            let f = try fraction(svFro, "--sv-fro")
+            return .rule(rule == "peft" ? .peftEnergy(f * f) : .kohyaFrobenius(f), maxRank: rank)
+        }
+        if let svCumulative { return .rule(.kohyaCumulative(try fraction(svCumulative, "--sv-cumulative")), maxRank: rank) }
+        if let budget {
+            guard rank == nil else { throw UsageError("--budget allocates ranks itself; drop --rank") }
+            guard let bytes = ByteSize.parse(budget), bytes > 0 else { throw UsageError("--budget '\(budget)' is not a size (examples: 64MiB, 500KB)") }
+            return .global(.budget(bytes))
+        }
+        if let energy {
+            guard rank == nil else { throw UsageError("--energy allocates ranks itself; drop --rank") }
+            return .global(.energy(try fraction(energy, "--energy")))
+        }
+        guard let rank else { throw UsageError("say how to choose ranks: --rank, --sv-ratio, --sv-fro, --sv-cumulative, --budget or --energy") }
+        return .rule(.fixed(rank), maxRank: rank)
+    }
+
+    func run() throws {
+        let selection = try selection()
+        let loaded = try AdapterChoice(format: adapterFormat, meloraScale: nil).load(adapter)
+        let outputType = try OutputDType.resolve(dtype, adapter: loaded)
+        let operation = try ResizeOperation(adapter: loaded, selection: selection, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(loaded))
+        let written = try AdapterOutputWriter.write(operation.output, like: loaded, to: output, overwrite: force,
+                                                     kohyaMetadata: [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"),
+                                                                     ("ss_training_comment", "resized by ckpt")])
+        if json {
+            print(JSONEmitter(style: .python(indent: 2)).text(ResizeReport.json(operation, written: written)))
+        } else {
+            print(ResizeReport.text(operation, verbose: verbose, written: written), terminator: "")
+        }
+    }
+}
+
+/// `--dtype` of commands that write adapters.
+enum OutputDType {
+    static func resolve(_ name: String?, adapter: Adapter?) throws -> DType {
+        guard let name else { return try adapter.map(AdapterSource.factorDType) ?? .f32 }
+        guard let dtype = DType(userName: name), [.f32, .f16, .bf16].contains(dtype) else {
+            throw UsageError("--dtype '\(name)' is not f32, f16 or bf16")
+        }
+        return dtype
+    }
+}
