@@ -31,6 +31,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(name: "ggml-bench", dependencies: ["CheckpointCore"], path: "Benchmarks/ggml-bench"),
         .testTarget(name: "CheckpointCoreTests", dependencies: ["CheckpointCore"]),
         .testTarget(name: "CheckpointFormatsTests", dependencies: ["CheckpointFormats", "CheckpointCore"]),
         .testTarget(name: "CheckpointLinalgTests", dependencies: ["CheckpointLinalg"]),

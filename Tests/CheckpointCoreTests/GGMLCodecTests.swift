@@ -122,6 +122,51 @@ import CheckpointCore
     }
 }
 
+extension GGMLCodecTests {
+    static let blockTypes = DType.allCases.filter(\.isBlockQuantized)
+
+    /// Exactly the documented types are supported, in each direction.
+    @Test func supportedTypes() {
+        let decodable = Self.blockTypes.filter(GGMLCodec.canDequantize).map(\.userName)
+        #expect(decodable == ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q8_k", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0", "mxfp4"])
+        let encodable = Self.blockTypes.filter(GGMLCodec.canQuantize).map(\.userName)
+        #expect(encodable == ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k", "tq1_0", "tq2_0", "mxfp4"])
+        #expect(!DType.allCases.filter { !$0.isBlockQuantized }.contains(where: GGMLCodec.canDequantize))
+    }
+
+    /// Arbitrary bytes (NaN and infinite scales included, as in a corrupted file) decode without trapping.
+    @Test(arguments: blockTypes.filter(GGMLCodec.canDequantize))
+    func decodesArbitraryBytes(_ type: DType) throws {
+        let layout = try #require(type.blockLayout)
+        var generator = SplitMix(seed: UInt64(layout.bytes))
+        let bytes = (0..<layout.bytes * 64).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
+        let filled = [UInt8](repeating: 0xFF, count: layout.bytes * 2)
+        let decoded = try dequantize(type, bytes + filled, floats: layout.elements * 66)
+        #expect(decoded.count == layout.elements * 66)
+    }
+
+    /// Finite inputs at the ends of the float range encode without trapping and decode to the right count.
+    @Test(arguments: blockTypes.filter(GGMLCodec.canQuantize))
+    func encodesExtremeFiniteValues(_ type: DType) throws {
+        let layout = try #require(type.blockLayout)
+        let extremes: [Float] = [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude,
+                                 -.leastNonzeroMagnitude, .leastNormalMagnitude, 1e-38, -3e38, 0, -0.0, 65504, 65520, 1e-8]
+        var generator = SplitMix(seed: 11)
+        var values: [Float] = []
+        for row in 0..<extremes.count {
+            // A row of one extreme, then the extreme mixed with ordinary values.
+            values += [Float](repeating: extremes[row], count: 256)
+            values += (0..<256).map { $0 % 3 == 0 ? extremes[row] : generator.nextFloat() }
+        }
+        let bytes = try quantize(type, values, bytes: values.count / layout.elements * layout.bytes, rowLength: 256)
+        let decoded = try dequantize(type, bytes, floats: values.count)
+        #expect(decoded.count == values.count)
+        // The all-zero rows come back as zeros.
+        let zeroRow = try #require(extremes.firstIndex(of: 0))
+        #expect(decoded[(2 * zeroRow * 256)..<((2 * zeroRow + 1) * 256)].allSatisfy { $0 == 0 })
+    }
+}
+
 /// A small deterministic generator of floats in [-1, 1).
 struct SplitMix {
     var state: UInt64

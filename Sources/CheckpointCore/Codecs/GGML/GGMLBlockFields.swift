@@ -50,21 +50,39 @@ enum GGMLField {
 /// gives 0 or the clamp instead of a trap).
 enum GGMLRounding {
     /// Round half away from zero (C `roundf`/`lroundf`, gguf-py `np_roundf`), clamped to ±`limit`.
+    /// Only float selects and bit arithmetic: the sign of quantized data is random (branches would
+    /// mispredict) and a trapping Float→Int conversion would keep the loops from vectorizing.
     @inline(__always)
     static func halfAway(_ value: Float, limit: Int32) -> Int32 {
-        let magnitude = value.magnitude
-        guard magnitude < Float(limit) else { return value > 0 ? limit : (value < 0 ? -limit : 0) }
-        let whole = Int32(magnitude)
-        let rounded = whole + (magnitude - Float(whole) >= 0.5 ? 1 : 0)
-        return value < 0 ? -rounded : rounded
+        let top = Float(limit)
+        let magnitude = value.magnitude < top ? value.magnitude : top  // NaN → limit
+        let whole = floorOfSmall(magnitude)
+        let rounded = whole + (magnitude - whole >= 0.5 ? 1 : 0)
+        let sign = Int32(bitPattern: value.bitPattern) >> 31  // 0 or −1
+        return (smallInteger(rounded) ^ sign) &- sign
     }
 
     /// `MIN(top, (int)(value))` of the legacy quantizers for a value that is ≥ 0 in exact arithmetic:
-    /// truncation, clamped to 0...top.
+    /// truncation, clamped to 0...top (NaN → 0).
     @inline(__always)
     static func truncated(_ value: Float, top: Int32) -> UInt8 {
-        if value >= Float(top) { return UInt8(truncatingIfNeeded: top) }
-        return value > 0 ? UInt8(truncatingIfNeeded: Int32(value)) : 0
+        let upper = Float(top)
+        let clamped = value >= upper ? upper : (value > 0 ? value : 0)
+        return UInt8(truncatingIfNeeded: smallInteger(floorOfSmall(clamped)))
+    }
+
+    /// ⌊x⌋ for 0 ≤ x < 2^22: adding and removing 2^23 rounds to the nearest integer, then step down if
+    /// that went up.
+    @inline(__always)
+    private static func floorOfSmall(_ x: Float) -> Float {
+        let nearest = (x + 8_388_608) - 8_388_608
+        return nearest > x ? nearest - 1 : nearest
+    }
+
+    /// The integer value of an integral float in [−2^22, 2^22], read from the mantissa after adding 1.5·2^23.
+    @inline(__always)
+    private static func smallInteger(_ x: Float) -> Int32 {
+        Int32(bitPattern: (x + 12_582_912).bitPattern & 0x007F_FFFF) &- 0x0040_0000
     }
 
     /// ggml's `nearest_int`: adds 1.5·2^23 so the FPU rounds to nearest even, then reads the low mantissa
@@ -98,23 +116,45 @@ enum GGMLBlocks {
         for index in 0..<blocks { body(source + index * elements, destination + index * bytes) }
     }
 
+    /// max |x[i]| over `count` (a multiple of 8) finite floats, eight lanes at a time. For non-negative
+    /// finite floats the bit patterns order like the values, and max is exact in any order.
+    @inline(__always)
+    static func maxMagnitude(_ x: UnsafePointer<Float>, count: Int) -> Float {
+        let raw = UnsafeRawPointer(x)
+        var lanes = SIMD8<UInt32>(repeating: 0)
+        for offset in stride(from: 0, to: count * 4, by: 32) {
+            let bits = raw.loadUnaligned(fromByteOffset: offset, as: SIMD8<UInt32>.self)
+            lanes = pointwiseMax(lanes, bits & 0x7FFF_FFFF)
+        }
+        return Float(bitPattern: lanes.max())
+    }
+
     /// Calls `body(j, low, high)` for the 16 bytes at `offset`: element j takes the low nibble, j + 16 the high.
     @inline(__always)
     static func nibbles(_ block: UnsafeRawPointer, at offset: Int, _ body: (Int, UInt8, UInt8) -> Void) {
-        for j in 0..<16 {
-            let byte = GGMLField.byte(block, offset + j)
-            body(j, byte & 0xF, byte >> 4)
-        }
+        let bytes = (block + offset).assumingMemoryBound(to: UInt8.self)
+        for j in 0..<16 { body(j, bytes[j] & 0xF, bytes[j] >> 4) }
+    }
+
+    /// For each byte value, a UInt64 whose byte k is bit k of the value (0 or 1): the fifth bits of
+    /// Q5_0 / Q5_1 become 32 bytes with no per-element variable shift.
+    static let bitSpread: [UInt64] = (0..<256).map { (value: Int) -> UInt64 in
+        var spread: UInt64 = 0
+        for bit in 0..<8 where (value >> bit) & 1 == 1 { spread |= UInt64(1) << UInt64(8 * bit) }
+        return spread
     }
 
     /// The 32 five-bit codes of Q5_0 / Q5_1: nibbles at `quantsAt`, fifth bits in the u32 at `highAt`.
     @inline(__always)
-    static func fiveBitCodes(_ block: UnsafeRawPointer, highAt: Int, quantsAt: Int, _ body: (Int, UInt8, UInt8) -> Void) {
-        let high = GGMLField.u32(block, highAt)
-        nibbles(block, at: quantsAt) { j, low, upper in
-            let lowBit = UInt8(truncatingIfNeeded: high >> UInt32(j)) & 1
-            let upperBit = UInt8(truncatingIfNeeded: high >> UInt32(j + 16)) & 1
-            body(j, low | lowBit << 4, upper | upperBit << 4)
+    static func fiveBitCodes(
+        _ block: UnsafeRawPointer, highAt: Int, quantsAt: Int, spread: UnsafePointer<UInt64>,
+        _ body: (Int, UInt8, UInt8) -> Void
+    ) {
+        @inline(__always) func bits(_ index: Int) -> UInt64 { spread[Int(GGMLField.byte(block, highAt + index))].littleEndian }
+        var highBits = (bits(0), bits(1), bits(2), bits(3))
+        withUnsafeBytes(of: &highBits) { raw in
+            let high = raw.baseAddress.unsafelyUnwrapped.assumingMemoryBound(to: UInt8.self)
+            nibbles(block, at: quantsAt) { j, low, upper in body(j, low | high[j] << 4, upper | high[j + 16] << 4) }
         }
     }
 }

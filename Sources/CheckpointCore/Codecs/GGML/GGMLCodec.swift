@@ -15,6 +15,23 @@ public enum GGMLCodec {
     public static func dequantize(
         _ type: DType, from source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>
     ) throws(GGMLCodecError) {
+        try dequantize(type, from: source, into: destination, parallel: true)
+    }
+
+    /// Floats (a whole number of rows of `rowLength`) → blocks of `type`. `rowLength` must be a multiple
+    /// of the block size (the reference quantizers work block by block, so it only checks the shape);
+    /// a NaN or infinity is refused with its index.
+    public static func quantize(
+        _ type: DType, from source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableRawBufferPointer,
+        rowLength: Int
+    ) throws(GGMLCodecError) {
+        try quantize(type, from: source, into: destination, rowLength: rowLength, parallel: true)
+    }
+
+    static func dequantize(
+        _ type: DType, from source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>,
+        parallel: Bool
+    ) throws(GGMLCodecError) {
         guard let kernel = dequantizer(for: type), let layout = type.blockLayout else {
             throw .unsupported(type, .dequantization)
         }
@@ -26,15 +43,14 @@ public enum GGMLCodec {
         }
         guard blocks > 0, let input = source.baseAddress, let output = destination.baseAddress else { return }
         nonisolated(unsafe) let (src, dst) = (input, output)
-        forEachChunk(blocks: blocks, elementsPerBlock: layout.elements) { first, count in
+        forEachChunk(blocks: blocks, elementsPerBlock: layout.elements, parallel: parallel) { first, count in
             kernel(src + first * layout.bytes, dst + first * layout.elements, count)
         }
     }
 
-    /// Floats (a whole number of rows of `rowLength`) → blocks of `type`.
-    public static func quantize(
+    static func quantize(
         _ type: DType, from source: UnsafeBufferPointer<Float>, into destination: UnsafeMutableRawBufferPointer,
-        rowLength: Int
+        rowLength: Int, parallel: Bool
     ) throws(GGMLCodecError) {
         guard let kernel = quantizer(for: type), let layout = type.blockLayout else {
             throw .unsupported(type, .quantization)
@@ -49,7 +65,7 @@ public enum GGMLCodec {
         guard blocks > 0, let input = source.baseAddress, let output = destination.baseAddress else { return }
         if let bad = firstNonFinite(source) { throw .nonFinite(type, index: bad) }
         nonisolated(unsafe) let (src, dst) = (input, output)
-        forEachChunk(blocks: blocks, elementsPerBlock: layout.elements) { first, count in
+        forEachChunk(blocks: blocks, elementsPerBlock: layout.elements, parallel: parallel) { first, count in
             kernel(src + first * layout.elements, dst + first * layout.bytes, count)
         }
     }
@@ -102,10 +118,10 @@ public enum GGMLCodec {
     static let chunkElements = 1 << 16
 
     /// Calls `body(firstBlock, blockCount)` over `blocks`, in parallel chunks when there is more than one.
-    static func forEachChunk(blocks: Int, elementsPerBlock: Int, _ body: @Sendable (Int, Int) -> Void) {
+    static func forEachChunk(blocks: Int, elementsPerBlock: Int, parallel: Bool, _ body: @Sendable (Int, Int) -> Void) {
         let blocksPerChunk = Swift.max(1, chunkElements / elementsPerBlock)
         let chunks = (blocks + blocksPerChunk - 1) / blocksPerChunk
-        if chunks == 1 {
+        if chunks == 1 || !parallel {
             body(0, blocks)
             return
         }
@@ -115,21 +131,17 @@ public enum GGMLCodec {
         }
     }
 
-    /// The index of the first NaN or infinity, if any (one vectorizable pass before quantizing).
+    /// The index of the first NaN or infinity, if any (one vectorized pass before quantizing).
     static func firstNonFinite(_ values: UnsafeBufferPointer<Float>) -> Int? {
-        let step = 4096
+        guard let base = values.baseAddress else { return nil }
+        let raw = UnsafeRawPointer(base)
+        let exponent = SIMD16<UInt32>(repeating: 0x7F80_0000)
         var start = 0
-        while start < values.count {
-            let end = Swift.min(values.count, start + step)
-            var special: UInt32 = 0
-            for index in start..<end {
-                special |= (values[index].bitPattern & 0x7F80_0000) == 0x7F80_0000 ? 1 : 0
-            }
-            if special != 0 {
-                return (start..<end).first { !values[$0].isFinite }
-            }
-            start = end
+        while start + 16 <= values.count {
+            let bits = raw.loadUnaligned(fromByteOffset: 4 * start, as: SIMD16<UInt32>.self)
+            if any(bits & exponent .== exponent) { break }
+            start += 16
         }
-        return nil
+        return (start..<values.count).first { !values[$0].isFinite }
     }
 }

@@ -22,29 +22,20 @@ enum GGMLKQuantizers {
         let search: (rmin: Float, rdelta: Float, steps: Int) = fiveBit ? (-0.5, 0.1, 15) : (-1, 0.1, 20)
         let blockBytes = fiveBit ? 176 : 144
         let quantsAt = fiveBit ? 48 : 16
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256 + 32) { codes in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 32 + 16) { floats in
-                guard let levels = codes.baseAddress, let weights = floats.baseAddress else { return }
-                let trial = levels + 256
-                let scales = weights + 32, mins = weights + 40
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 256) { codes in
+            withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 4 * 32) { lanes in
+                guard let levels = codes.baseAddress, let scratch = lanes.baseAddress else { return }
                 for index in 0..<blocks {
                     let x = source + index * 256
                     let block = destination + index * blockBytes
+                    let fit = fitScalesAndMinimums(
+                        x, levels, scratch, nmax: nmax, rmin: search.rmin, rdelta: search.rdelta, steps: search.steps)
+                    let scales = fit.scales, mins = fit.minimums
                     var maxScale: Float = 0
                     var maxMin: Float = 0
                     for sub in 0..<8 {
-                        let xs = x + 32 * sub
-                        var sumSquares: Float = 0
-                        for l in 0..<32 { sumSquares += xs[l] * xs[l] }
-                        let average = (sumSquares / 32).squareRoot()
-                        for l in 0..<32 { weights[l] = average + xs[l].magnitude }
-                        let fit = fitScaleAndMinimum(
-                            xs, weights, levels + 32 * sub, trial, nmax: nmax,
-                            rmin: search.rmin, rdelta: search.rdelta, steps: search.steps)
-                        scales[sub] = fit.scale
-                        mins[sub] = fit.minimum
-                        if fit.scale > maxScale { maxScale = fit.scale }
-                        if fit.minimum > maxMin { maxMin = fit.minimum }
+                        if scales[sub] > maxScale { maxScale = scales[sub] }
+                        if mins[sub] > maxMin { maxMin = mins[sub] }
                     }
                     let inverseScale: Float = maxScale > 0 ? 63 / maxScale : 0
                     let inverseMin: Float = maxMin > 0 ? 63 / maxMin : 0
@@ -115,87 +106,109 @@ enum GGMLKQuantizers {
         }
     }
 
-    /// ggml's `make_qkx2_quants` for 32 values (squared error): levels in 0...nmax with a scale and a
-    /// minimum ≤ 0, refined by trying `steps + 1` scales around nmax/(max − min) and keeping the weighted
-    /// least-squares fit of lowest error. Returns the scale and the negated minimum.
+    typealias Lanes = SIMD8<Float>
+
+    /// ggml's `make_qkx2_quants` (32 values, squared error) for the 8 sub-blocks of a super-block at
+    /// once: lane s holds sub-block s, and each lane performs exactly the reference's sequence of float
+    /// operations (its sums still run left to right), so the result is bit-identical while eight
+    /// searches share each instruction. Levels in 0...nmax with a scale and a minimum ≤ 0, refined by
+    /// trying `steps + 1` scales around nmax/(max − min) and keeping the weighted least-squares fit of
+    /// lowest error. Writes the levels (sub-block-major) and returns the scales and negated minimums.
     @inline(__always)
-    private static func fitScaleAndMinimum(
-        _ x: UnsafePointer<Float>, _ weights: UnsafePointer<Float>, _ levels: UnsafeMutablePointer<UInt8>,
-        _ trial: UnsafeMutablePointer<UInt8>, nmax: Int32, rmin: Float, rdelta: Float, steps: Int
-    ) -> (scale: Float, minimum: Float) {
+    private static func fitScalesAndMinimums(
+        _ source: UnsafePointer<Float>, _ levels: UnsafeMutablePointer<UInt8>, _ scratch: UnsafeMutablePointer<Lanes>,
+        nmax: Int32, rmin: Float, rdelta: Float, steps: Int
+    ) -> (scales: Lanes, minimums: Lanes) {
+        let x = scratch, weights = scratch + 32, best = scratch + 64, trial = scratch + 96
+        var sumSquares = Lanes(repeating: 0)
+        for i in 0..<32 {
+            for lane in 0..<8 { x[i][lane] = source[32 * lane + i] }
+            sumSquares += x[i] * x[i]
+        }
+        var average = Lanes(repeating: 0)
+        for lane in 0..<8 { average[lane] = (sumSquares[lane] / 32).squareRoot() }
+        for i in 0..<32 {
+            for lane in 0..<8 { weights[i][lane] = average[lane] + x[i][lane].magnitude }
+        }
+
         var min = x[0], max = x[0]
         var sumW = weights[0]
         var sumX = sumW * x[0]
         for i in 1..<32 {
-            if x[i] < min { min = x[i] }
-            if x[i] > max { max = x[i] }
+            min = min.replacing(with: x[i], where: x[i] .< min)
+            max = max.replacing(with: x[i], where: x[i] .> max)
             sumW += weights[i]
             sumX += weights[i] * x[i]
         }
-        if min > 0 { min = 0 }
-        if max == min {
-            for i in 0..<32 { levels[i] = 0 }
-            return (0, -min)
+        min = min.replacing(with: 0, where: min .> 0)
+        // Lanes with no range keep levels 0, scale 0 (the reference returns at once); they never update.
+        let flat = max .== min
+        let top = Float(nmax)
+        @inline(__always) func level(_ value: Lanes) -> Lanes {
+            let shifted = unsafeBitCast(value + 12_582_912, to: SIMD8<Int32>.self)
+            let nearest = (shifted & 0x007F_FFFF) &- 0x0040_0000
+            return Lanes(pointwiseMax(SIMD8<Int32>(repeating: 0), pointwiseMin(SIMD8<Int32>(repeating: nmax), nearest)))
         }
-        // `min` moves to the best fit's minimum as the search goes, and the next trial scales from it.
-        var iscale = Float(nmax) / (max - min)
+        var iscale = Lanes(repeating: top) / (max - min)
         var scale = 1 / iscale
-        var bestError: Float = 0
+        var bestError = Lanes(repeating: 0)
         for i in 0..<32 {
-            let l = Swift.max(0, Swift.min(nmax, GGMLRounding.nearest(iscale * (x[i] - min))))
-            levels[i] = UInt8(truncatingIfNeeded: l)
-            let diff = scale * Float(l) + min - x[i]
+            best[i] = level(iscale * (x[i] - min))
+            let diff = scale * best[i] + min - x[i]
             bestError += weights[i] * (diff * diff)
         }
         for step in 0...steps {
-            iscale = (rmin + rdelta * Float(step) + Float(nmax)) / (max - min)
-            var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
+            iscale = Lanes(repeating: rmin + rdelta * Float(step) + top) / (max - min)
+            var sumL = Lanes(repeating: 0), sumL2 = Lanes(repeating: 0), sumXL = Lanes(repeating: 0)
             for i in 0..<32 {
-                let l = Swift.max(0, Swift.min(nmax, GGMLRounding.nearest(iscale * (x[i] - min))))
-                trial[i] = UInt8(truncatingIfNeeded: l)
-                let level = Float(l)
+                let l = level(iscale * (x[i] - min))
+                trial[i] = l
                 let w = weights[i]
-                sumL += w * level
-                sumL2 += w * level * level
-                sumXL += w * level * x[i]
+                sumL += w * l
+                sumL2 += w * l * l
+                sumXL += w * l * x[i]
             }
             let determinant = sumW * sumL2 - sumL * sumL
-            guard determinant > 0 else { continue }
+            let solvable = (determinant .> 0) .& .!flat
+            guard any(solvable) else { continue }
             var thisScale = (sumW * sumXL - sumX * sumL) / determinant
             var thisMin = (sumL2 * sumX - sumL * sumXL) / determinant
-            if thisMin > 0 {
-                thisMin = 0
-                thisScale = sumXL / sumL2
-            }
-            var error: Float = 0
+            let positiveMin = thisMin .> 0
+            thisMin = thisMin.replacing(with: 0, where: positiveMin)
+            thisScale = thisScale.replacing(with: sumXL / sumL2, where: positiveMin)
+            var error = Lanes(repeating: 0)
             for i in 0..<32 {
-                let diff = thisScale * Float(trial[i]) + thisMin - x[i]
+                let diff = thisScale * trial[i] + thisMin - x[i]
                 error += weights[i] * (diff * diff)
             }
-            if error < bestError {
-                for i in 0..<32 { levels[i] = trial[i] }
-                bestError = error
-                scale = thisScale
-                min = thisMin
-            }
+            let better = solvable .& (error .< bestError)
+            guard any(better) else { continue }
+            for i in 0..<32 { best[i] = best[i].replacing(with: trial[i], where: better) }
+            bestError = bestError.replacing(with: error, where: better)
+            scale = scale.replacing(with: thisScale, where: better)
+            min = min.replacing(with: thisMin, where: better)
         }
-        return (scale, -min)
+        for i in 0..<32 {
+            let row = best[i].replacing(with: 0, where: flat)
+            for lane in 0..<8 { levels[32 * lane + i] = UInt8(truncatingIfNeeded: Int32(row[lane])) }
+        }
+        return (scale.replacing(with: 0, where: flat), -min)
     }
 
     // MARK: Q6_K: 16 groups of 16 with a signed 8-bit scale each
 
     static func quantizeQ6_K(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, _ blocks: Int) {
         withUnsafeTemporaryAllocation(of: Int8.self, capacity: 256) { codes in
-            withUnsafeTemporaryAllocation(of: Float.self, capacity: 16) { groupScales in
-                guard let levels = codes.baseAddress, let scales = groupScales.baseAddress else { return }
+            withUnsafeTemporaryAllocation(of: SIMD16<Float>.self, capacity: 2 * 16) { lanes in
+                guard let levels = codes.baseAddress, let scratch = lanes.baseAddress else { return }
                 for index in 0..<blocks {
                     let x = source + index * 256
                     let block = destination + index * 210
+                    let scales = fitSymmetric(x, levels, scratch)
                     var maxScale: Float = 0
                     var maxAbsScale: Float = 0
                     for group in 0..<16 {
-                        let scale = fitSymmetric(x + 16 * group, levels + 16 * group)
-                        scales[group] = scale
+                        let scale = scales[group]
                         if scale.magnitude > maxAbsScale {
                             maxAbsScale = scale.magnitude
                             maxScale = scale
@@ -239,50 +252,61 @@ enum GGMLKQuantizers {
     /// ggml's `GROUP_MAX_EPS`: groups whose largest magnitude is below it count as all zero.
     private static let groupMaxEpsilon: Float = 1e-15
 
-    /// ggml's `make_qx_quants(16, 32, x, L, rmse_type 1, no weights)`: signed levels −32...31 (stored +32)
-    /// for the scale among 19 candidates around −32/max that maximises (Σw·x·l)²/Σw·l², w = x².
+    /// ggml's `make_qx_quants(16, 32, x, L, rmse_type 1, no weights)` for the 16 groups of a super-block
+    /// at once (lane g is group g, each lane doing the reference's operations in its order): signed
+    /// levels −32...31 (stored +32) for the scale among 19 candidates around −32/max that maximises
+    /// (Σw·x·l)²/Σw·l², w = x². Groups below `groupMaxEpsilon` get levels 0 and scale 0.
     @inline(__always)
-    private static func fitSymmetric(_ x: UnsafePointer<Float>, _ levels: UnsafeMutablePointer<Int8>) -> Float {
-        let nmax: Int32 = 32
-        var max: Float = 0, amax: Float = 0
-        for i in 0..<16 where x[i].magnitude > amax {
-            amax = x[i].magnitude
-            max = x[i]
-        }
-        guard amax >= groupMaxEpsilon else {
-            for i in 0..<16 { levels[i] = 0 }
-            return 0
-        }
-        @inline(__always) func level(_ iscale: Float, _ i: Int) -> Int32 {
-            Swift.max(-nmax, Swift.min(nmax - 1, GGMLRounding.nearest(iscale * x[i])))
-        }
-        var iscale = Float(-nmax) / max
-        var sumLX: Float = 0, sumL2: Float = 0
+    private static func fitSymmetric(
+        _ source: UnsafePointer<Float>, _ levels: UnsafeMutablePointer<Int8>, _ scratch: UnsafeMutablePointer<SIMD16<Float>>
+    ) -> SIMD16<Float> {
+        typealias Lanes = SIMD16<Float>
+        let x = scratch, best = scratch + 16
+        var max = Lanes(repeating: 0), amax = Lanes(repeating: 0)
         for i in 0..<16 {
-            let l = level(iscale, i)
-            levels[i] = Int8(truncatingIfNeeded: l + nmax)
-            let w = x[i] * x[i]
-            sumLX += w * x[i] * Float(l)
-            sumL2 += w * Float(l) * Float(l)
+            for lane in 0..<16 { x[i][lane] = source[16 * lane + i] }
+            let magnitude = unsafeBitCast(unsafeBitCast(x[i], to: SIMD16<UInt32>.self) & 0x7FFF_FFFF, to: Lanes.self)
+            let larger = magnitude .> amax
+            amax = amax.replacing(with: magnitude, where: larger)
+            max = max.replacing(with: x[i], where: larger)
         }
-        var scale: Float = sumL2 != 0 ? sumLX / sumL2 : 0
-        var best = scale * sumLX
+        let zero = amax .< groupMaxEpsilon
+        @inline(__always) func level(_ value: Lanes) -> Lanes {
+            let shifted = unsafeBitCast(value + 12_582_912, to: SIMD16<Int32>.self)
+            let nearest = (shifted & 0x007F_FFFF) &- 0x0040_0000
+            return Lanes(pointwiseMax(SIMD16<Int32>(repeating: -32), pointwiseMin(SIMD16<Int32>(repeating: 31), nearest)))
+        }
+        var sumLX = Lanes(repeating: 0), sumL2 = Lanes(repeating: 0)
+        var iscale = Lanes(repeating: -32) / max
+        for i in 0..<16 {
+            let l = level(iscale * x[i])
+            best[i] = l
+            let w = x[i] * x[i]
+            sumLX += w * x[i] * l
+            sumL2 += w * l * l
+        }
+        var scale = (sumLX / sumL2).replacing(with: 0, where: sumL2 .== 0)
+        var bestScore = scale * sumLX
         for step in -9...9 where step != 0 {
-            iscale = -(Float(nmax) + 0.1 * Float(step)) / max
-            sumLX = 0
-            sumL2 = 0
+            iscale = Lanes(repeating: -(32 + 0.1 * Float(step))) / max
+            sumLX = Lanes(repeating: 0)
+            sumL2 = Lanes(repeating: 0)
             for i in 0..<16 {
-                let l = Float(level(iscale, i))
+                let l = level(iscale * x[i])
                 let w = x[i] * x[i]
                 sumLX += w * x[i] * l
                 sumL2 += w * l * l
             }
-            if sumL2 > 0 && sumLX * sumLX > best * sumL2 {
-                for i in 0..<16 { levels[i] = Int8(truncatingIfNeeded: level(iscale, i) + nmax) }
-                scale = sumLX / sumL2
-                best = scale * sumLX
-            }
+            let better = (sumL2 .> 0) .& (sumLX * sumLX .> bestScore * sumL2) .& .!zero
+            guard any(better) else { continue }
+            for i in 0..<16 { best[i] = best[i].replacing(with: level(iscale * x[i]), where: better) }
+            scale = scale.replacing(with: sumLX / sumL2, where: better)
+            bestScore = bestScore.replacing(with: scale * sumLX, where: better)
         }
-        return scale
+        for i in 0..<16 {
+            let row = (best[i] + 32).replacing(with: 0, where: zero)
+            for lane in 0..<16 { levels[16 * lane + i] = Int8(truncatingIfNeeded: Int32(row[lane])) }
+        }
+        return scale.replacing(with: 0, where: zero)
     }
 }

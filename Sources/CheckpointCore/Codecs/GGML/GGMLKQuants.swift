@@ -3,47 +3,45 @@
 enum GGMLKQuants {
     static func dequantizeQ2_K(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
         GGMLBlocks.decode(source, destination, blocks, bytes: 84, elements: 256) { block, output in
-        let d = GGMLField.half(block, 80)
-        let dmin = GGMLField.half(block, 82)
-        // Group g (16 elements) reads 2-bit field `shift` of 16 consecutive quant bytes.
-        for group in 0..<16 {
-            let scale = GGMLField.byte(block, group)
-            let dl = d * Float(scale & 0xF)
-            let ml = dmin * Float(scale >> 4)
-            let half = group / 8, step = (group % 8) / 2, second = group % 2
-            let quants = 16 + 32 * half + 16 * second
-            let shift = UInt8(2 * step)
-            let out = output + 16 * group
-            for l in 0..<16 {
-                let q = (GGMLField.byte(block, quants + l) >> shift) & 3
-                out[l] = dl * Float(q) - ml
+            let bytes = block.assumingMemoryBound(to: UInt8.self)
+            let d = GGMLField.half(block, 80)
+            let dmin = GGMLField.half(block, 82)
+            // Group g (16 elements) reads 2-bit field `shift` of 16 consecutive quant bytes.
+            for group in 0..<16 {
+                let scale = bytes[group]
+                let dl = d * Float(scale & 0xF)
+                let ml = dmin * Float(scale >> 4)
+                let half = group / 8, step = (group % 8) / 2, second = group % 2
+                let quants = bytes + (16 + 32 * half + 16 * second)
+                let shift = UInt8(2 * step)
+                let out = output + 16 * group
+                for l in 0..<16 { out[l] = dl * Float((quants[l] >> shift) & 3) - ml }
             }
-        }
         }
     }
 
     static func dequantizeQ3_K(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
         GGMLBlocks.decode(source, destination, blocks, bytes: 110, elements: 256) { block, output in
-        let d = GGMLField.half(block, 108)
-        for group in 0..<16 {
-            // 16 six-bit scales: low nibbles from bytes 0...7, high two bits from bytes 8...11.
-            let lowByte = GGMLField.byte(block, 96 + group % 8)
-            let low = group < 8 ? lowByte & 0xF : lowByte >> 4
-            let high = (GGMLField.byte(block, 104 + group % 4) >> UInt8(2 * (group / 4))) & 3
-            let scale = Int32(low | high << 4) - 32
-            let dl = d * Float(scale)
-            // Elements 32t...32t+31 take 2-bit field (t % 4) of quant bytes 32·(t/4)..., high bit t of hmask.
-            let t = group / 2, second = group % 2
-            let quants = 32 + 32 * (t / 4) + 16 * second
-            let shift = UInt8(2 * (t % 4))
-            let maskBit = UInt8(1) << UInt8(t)
-            let out = output + 16 * group
-            for l in 0..<16 {
-                let q = Int32((GGMLField.byte(block, quants + l) >> shift) & 3)
-                let hasHigh = GGMLField.byte(block, 16 * second + l) & maskBit != 0
-                out[l] = dl * Float(q - (hasHigh ? 0 : 4))
+            let bytes = block.assumingMemoryBound(to: UInt8.self)
+            let d = GGMLField.half(block, 108)
+            for group in 0..<16 {
+                // 16 six-bit scales: low nibbles from bytes 96...103, high two bits from bytes 104...107.
+                let lowByte = bytes[96 + group % 8]
+                let low = group < 8 ? lowByte & 0xF : lowByte >> 4
+                let high = (bytes[104 + group % 4] >> UInt8(2 * (group / 4))) & 3
+                let dl = d * Float(Int32(low | high << 4) - 32)
+                // Elements 32t...32t+31 take 2-bit field (t % 4) of quant bytes 32·(t/4)..., high bit t of hmask.
+                let t = group / 2, second = group % 2
+                let quants = bytes + (32 + 32 * (t / 4) + 16 * second)
+                let mask = bytes + 16 * second
+                let shift = UInt8(2 * (t % 4)), maskShift = UInt8(t)
+                let out = output + 16 * group
+                for l in 0..<16 {
+                    let q = Int32((quants[l] >> shift) & 3)
+                    let missingHigh = Int32(((mask[l] >> maskShift) & 1) ^ 1)
+                    out[l] = dl * Float(q &- missingHigh &* 4)
+                }
             }
-        }
         }
     }
 
@@ -77,17 +75,23 @@ enum GGMLKQuants {
         GGMLBlocks.decode(source, destination, blocks, bytes: fiveBit ? 176 : 144, elements: 256) { block, output in
             let d = GGMLField.half(block, 0)
             let dmin = GGMLField.half(block, 2)
+            let bytes = block.assumingMemoryBound(to: UInt8.self)
             for sub in 0..<8 {
                 let (scale, min) = scaleMin(sub, block, at: 4)
                 let dl = d * Float(scale)
                 let ml = dmin * Float(min)
-                let quants = quantsAt + 32 * (sub / 2)
+                let quants = bytes + (quantsAt + 32 * (sub / 2))
                 let shift = UInt8(4 * (sub % 2))
                 let out = output + 32 * sub
-                for l in 0..<32 {
-                    let low = (GGMLField.byte(block, quants + l) >> shift) & 0xF
-                    let high = fiveBit ? (GGMLField.byte(block, 16 + l) >> UInt8(sub)) & 1 : 0
-                    out[l] = dl * Float(low | high << 4) - ml
+                if fiveBit {
+                    let highBits = bytes + 16
+                    let highShift = UInt8(sub)
+                    for l in 0..<32 {
+                        let code = (quants[l] >> shift) & 0xF | ((highBits[l] >> highShift) & 1) << 4
+                        out[l] = dl * Float(code) - ml
+                    }
+                } else {
+                    for l in 0..<32 { out[l] = dl * Float((quants[l] >> shift) & 0xF) - ml }
                 }
             }
         }
@@ -95,33 +99,31 @@ enum GGMLKQuants {
 
     static func dequantizeQ6_K(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
         GGMLBlocks.decode(source, destination, blocks, bytes: 210, elements: 256) { block, output in
-        let d = GGMLField.half(block, 208)
-        for group in 0..<16 {
-            let scale = Int8(bitPattern: GGMLField.byte(block, 192 + group))
-            let dl = d * Float(scale)
-            // Element e = 128h + 32r + l: low nibble (r < 2) or high nibble (r ≥ 2) of ql[64h + 32(r%2) + l],
-            // two high bits 2r of qh[32h + l].
-            let h = group / 8, r = (group % 8) / 2, second = group % 2
-            let low = 64 * h + 32 * (r % 2) + 16 * second
-            let high = 128 + 32 * h + 16 * second
-            let lowShift = UInt8(4 * (r / 2))
-            let highShift = UInt8(2 * r)
-            let out = output + 16 * group
-            for l in 0..<16 {
-                let q = (GGMLField.byte(block, low + l) >> lowShift) & 0xF
-                    | ((GGMLField.byte(block, high + l) >> highShift) & 3) << 4
-                out[l] = dl * Float(Int32(q) - 32)
+            let bytes = block.assumingMemoryBound(to: UInt8.self)
+            let d = GGMLField.half(block, 208)
+            for group in 0..<16 {
+                let dl = d * Float(Int8(bitPattern: bytes[192 + group]))
+                // Element e = 128h + 32r + l: low nibble (r < 2) or high nibble (r ≥ 2) of ql[64h + 32(r%2) + l],
+                // two high bits 2r of qh[32h + l].
+                let h = group / 8, r = (group % 8) / 2, second = group % 2
+                let low = bytes + (64 * h + 32 * (r % 2) + 16 * second)
+                let high = bytes + (128 + 32 * h + 16 * second)
+                let lowShift = UInt8(4 * (r / 2)), highShift = UInt8(2 * r)
+                let out = output + 16 * group
+                for l in 0..<16 {
+                    let code = (low[l] >> lowShift) & 0xF | ((high[l] >> highShift) & 3) << 4
+                    out[l] = dl * Float(Int32(code) &- 32)
+                }
             }
-        }
         }
     }
 
     /// Q8_K: f32 d, 256 × i8, then 16 i16 group sums that only the dot products use.
     static func dequantizeQ8_K(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
         GGMLBlocks.decode(source, destination, blocks, bytes: 292, elements: 256) { block, output in
-        let d = GGMLField.f32(block, 0)
-        let quants = (block + 4).assumingMemoryBound(to: Int8.self)
-        for j in 0..<256 { output[j] = d * Float(quants[j]) }
+            let d = GGMLField.f32(block, 0)
+            let quants = (block + 4).assumingMemoryBound(to: Int8.self)
+            for j in 0..<256 { output[j] = d * Float(quants[j]) }
         }
     }
 }

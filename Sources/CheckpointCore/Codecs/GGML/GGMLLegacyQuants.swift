@@ -27,21 +27,27 @@ enum GGMLLegacyQuants {
     }
 
     static func dequantizeQ5_0(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
-        GGMLBlocks.decode(source, destination, blocks, bytes: 22, elements: 32) { block, output in
-            let d = GGMLField.half(block, 0)
-            GGMLBlocks.fiveBitCodes(block, highAt: 2, quantsAt: 6) { j, low, high in
-                output[j] = Float(Int32(low) - 16) * d
-                output[j + 16] = Float(Int32(high) - 16) * d
+        GGMLBlocks.bitSpread.withUnsafeBufferPointer { table in
+            let spread = table.baseAddress.unsafelyUnwrapped
+            GGMLBlocks.decode(source, destination, blocks, bytes: 22, elements: 32) { block, output in
+                let d = GGMLField.half(block, 0)
+                GGMLBlocks.fiveBitCodes(block, highAt: 2, quantsAt: 6, spread: spread) { j, low, high in
+                    output[j] = Float(Int32(low) - 16) * d
+                    output[j + 16] = Float(Int32(high) - 16) * d
+                }
             }
         }
     }
 
     static func dequantizeQ5_1(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
-        GGMLBlocks.decode(source, destination, blocks, bytes: 24, elements: 32) { block, output in
-            let d = GGMLField.half(block, 0), m = GGMLField.half(block, 2)
-            GGMLBlocks.fiveBitCodes(block, highAt: 4, quantsAt: 8) { j, low, high in
-                output[j] = Float(low) * d + m
-                output[j + 16] = Float(high) * d + m
+        GGMLBlocks.bitSpread.withUnsafeBufferPointer { table in
+            let spread = table.baseAddress.unsafelyUnwrapped
+            GGMLBlocks.decode(source, destination, blocks, bytes: 24, elements: 32) { block, output in
+                let d = GGMLField.half(block, 0), m = GGMLField.half(block, 2)
+                GGMLBlocks.fiveBitCodes(block, highAt: 4, quantsAt: 8, spread: spread) { j, low, high in
+                    output[j] = Float(low) * d + m
+                    output[j + 16] = Float(high) * d + m
+                }
             }
         }
     }
@@ -72,9 +78,7 @@ enum GGMLLegacyQuants {
 
     static func quantizeQ8_0(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, _ blocks: Int) {
         GGMLBlocks.encode(source, destination, blocks, elements: 32, bytes: 34) { x, block in
-            var amax: Float = 0
-            for j in 0..<32 { amax = Swift.max(amax, x[j].magnitude) }
-            let d = amax / 127
+            let d = GGMLBlocks.maxMagnitude(x, count: 32) / 127
             let id: Float = d != 0 ? 1 / d : 0
             GGMLField.storeHalf(d, block, 0)
             for j in 0..<32 {
@@ -126,12 +130,12 @@ enum GGMLLegacyQuants {
     /// Stores d = (first element of largest magnitude) / divisor and returns 1/d (0 when d is 0).
     @inline(__always)
     private static func storeSymmetricScale(_ x: UnsafePointer<Float>, _ block: UnsafeMutableRawPointer, divisor: Float) -> Float {
-        var amax: Float = 0
+        // The first element of largest magnitude (ggml's strict `<` scan, numpy's argmax), with its sign.
+        let amax = GGMLBlocks.maxMagnitude(x, count: 32)
         var max: Float = 0
-        // Strict `<`: the first of equal magnitudes wins (ggml's scan, numpy's argmax).
-        for j in 0..<32 where amax < x[j].magnitude {
-            amax = x[j].magnitude
+        for j in 0..<32 where x[j].magnitude == amax {
             max = x[j]
+            break
         }
         let d = max / divisor
         GGMLField.storeHalf(d, block, 0)

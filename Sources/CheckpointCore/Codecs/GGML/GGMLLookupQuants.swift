@@ -44,9 +44,7 @@ enum GGMLLookupQuants {
 
     static func dequantizeIQ4_XS(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
         iq4Values.withUnsafeBufferPointer { values in
-            for index in 0..<blocks {
-                let block = source + index * 136
-                let output = destination + index * 256
+            GGMLBlocks.decode(source, destination, blocks, bytes: 136, elements: 256) { block, output in
                 let d = GGMLField.half(block, 0)
                 let scalesHigh = GGMLField.u16(block, 2)
                 for sub in 0..<8 {
@@ -54,10 +52,9 @@ enum GGMLLookupQuants {
                     let high = UInt8(truncatingIfNeeded: scalesHigh >> UInt16(2 * sub)) & 3
                     let dl = d * Float(Int32(low | high << 4) - 32)
                     let out = output + 32 * sub
-                    for j in 0..<16 {
-                        let byte = GGMLField.byte(block, 8 + 16 * sub + j)
-                        out[j] = dl * values[Int(byte & 0xF)]
-                        out[j + 16] = dl * values[Int(byte >> 4)]
+                    GGMLBlocks.nibbles(block, at: 8 + 16 * sub) { j, low, high in
+                        out[j] = dl * values[Int(low)]
+                        out[j + 16] = dl * values[Int(high)]
                     }
                 }
             }
@@ -67,19 +64,19 @@ enum GGMLLookupQuants {
     /// TQ1_0: 48 bytes holding 5 trits each and 4 bytes holding 4 trits each, stored as fixed-point
     /// fractions of 3^5 (so trit k is `((byte·3^k mod 256)·3) >> 8`), then f16 d at 52.
     static func dequantizeTQ1_0(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
-        let powers: [UInt8] = [1, 3, 9, 27, 81]
-        for index in 0..<blocks {
-            let block = source + index * 54
-            let output = destination + index * 256
+        GGMLBlocks.decode(source, destination, blocks, bytes: 54, elements: 256) { block, output in
+            let bytes = block.assumingMemoryBound(to: UInt8.self)
             let d = GGMLField.half(block, 52)
             // Elements 0..<160: trit p of byte l (0..<32) → 32p + l; 160..<240: byte 32 + l (l < 16) → 160 + 16p + l;
             // 240..<256: byte 48 + l (l < 4), trits p < 4 → 240 + 4p + l.
+            var power: UInt8 = 1
             for p in 0..<5 {
-                for l in 0..<32 { output[32 * p + l] = d * trit(GGMLField.byte(block, l), powers[p]) }
-                for l in 0..<16 { output[160 + 16 * p + l] = d * trit(GGMLField.byte(block, 32 + l), powers[p]) }
-            }
-            for p in 0..<4 {
-                for l in 0..<4 { output[240 + 4 * p + l] = d * trit(GGMLField.byte(block, 48 + l), powers[p]) }
+                for l in 0..<32 { output[32 * p + l] = d * trit(bytes[l], power) }
+                for l in 0..<16 { output[160 + 16 * p + l] = d * trit(bytes[32 + l], power) }
+                if p < 4 {
+                    for l in 0..<4 { output[240 + 4 * p + l] = d * trit(bytes[48 + l], power) }
+                }
+                power &*= 3
             }
         }
     }
@@ -92,17 +89,14 @@ enum GGMLLookupQuants {
 
     /// TQ2_0: 64 bytes of four 2-bit codes (code − 1 ∈ {−1, 0, 1}), then f16 d at 64.
     static func dequantizeTQ2_0(_ source: UnsafeRawPointer, _ destination: UnsafeMutablePointer<Float>, _ blocks: Int) {
-        for index in 0..<blocks {
-            let block = source + index * 66
-            let output = destination + index * 256
+        GGMLBlocks.decode(source, destination, blocks, bytes: 66, elements: 256) { block, output in
             let d = GGMLField.half(block, 64)
             for half in 0..<2 {
+                let codes = (block + 32 * half).assumingMemoryBound(to: UInt8.self)
                 for step in 0..<4 {
                     let out = output + 128 * half + 32 * step
-                    for l in 0..<32 {
-                        let code = (GGMLField.byte(block, 32 * half + l) >> UInt8(2 * step)) & 3
-                        out[l] = d * Float(Int32(code) - 1)
-                    }
+                    let shift = UInt8(2 * step)
+                    for l in 0..<32 { out[l] = d * Float(Int32((codes[l] >> shift) & 3) &- 1) }
                 }
             }
         }
@@ -165,8 +159,7 @@ enum GGMLLookupQuants {
     static func quantizeMXFP4(_ source: UnsafePointer<Float>, _ destination: UnsafeMutableRawPointer, _ blocks: Int) {
         mxfp4Values.withUnsafeBufferPointer { values in
             GGMLBlocks.encode(source, destination, blocks, elements: 32, bytes: 17) { x, block in
-                var amax: Float = 0
-                for j in 0..<32 { amax = Swift.max(amax, x[j].magnitude) }
+                let amax = GGMLBlocks.maxMagnitude(x, count: 32)
                 // Below 2^-125 ggml's cast to uint8_t is undefined; ckpt clamps to the smallest exponent.
                 let exponent = amax > 0 ? floorf(log2f(amax)) - 2 + 127 : 0
                 let e = UInt8(Swift.max(0, Swift.min(255, exponent)))
@@ -192,8 +185,7 @@ enum GGMLLookupQuants {
     /// Stores d = max|x| and returns 1/d (0 for an all-zero block).
     @inline(__always)
     private static func ternaryScale(_ x: UnsafePointer<Float>, _ block: UnsafeMutableRawPointer, dAt offset: Int) -> Float {
-        var amax: Float = 0
-        for j in 0..<256 { amax = Swift.max(amax, x[j].magnitude) }
+        let amax = GGMLBlocks.maxMagnitude(x, count: 256)
         GGMLField.storeHalf(amax, block, offset)
         return amax != 0 ? 1 / amax : 0
     }
