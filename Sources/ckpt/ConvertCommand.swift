@@ -31,7 +31,8 @@ struct ConvertCommand: ParsableCommand {
         --split-max-tensors split it into parts. safetensors metadata travels as GGUF keys safetensors.KEY and back, so \
         safetensors → GGUF → safetensors gives the same file. ggml-quantized tensors are copied into \
         GGUF as they are and dequantized to f32 for other formats. --arch llama maps a Hugging Face \
-        folder (or a PEFT adapter folder) to llama.cpp's names and layout, and a llama GGUF back.
+        folder (or a PEFT adapter folder) to llama.cpp's names and layout, and a llama GGUF (or GGUF LoRA) \
+        back.
 
         Examples:
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
@@ -93,7 +94,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("vocab-from"), help: ArgumentHelp("With --arch, copy the tokenizer.* keys of this GGUF file into the output.", valueName: "FILE.gguf"))
     var vocabFrom: String?
 
-    @Option(name: .customLong("base-config"), help: ArgumentHelp("With --arch and a PEFT adapter folder: the base model's config.json (or its folder), for the head counts of the Q/K permutation.", valueName: "PATH"))
+    @Option(name: .customLong("base-config"), help: ArgumentHelp("With --arch and an adapter (a PEFT folder, or a GGUF LoRA converted to a PEFT folder OUT/): the base model's config.json or its folder, for the head counts of the Q/K permutation.", valueName: "PATH"))
     var baseConfig: String?
 
     @Flag(name: .long, help: "Replace OUT if it exists.")
@@ -132,29 +133,25 @@ struct ConvertCommand: ParsableCommand {
         let started = Clock.now()
         let reader = try Checkpoint.open(input, torch: torch.readOptions, decompressionProgress: CompressionProgress.line("decompressing", enabled: !quiet))
         let selection = try TensorSelection(include: include, exclude: exclude, renames: rename)
-        var plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType, rules: DTypeRules(dtypeMap))
+        let rules = try DTypeRules(dtypeMap)
+        if !target.storesBlockTypes, let quantized = ([floatType].compactMap { $0 } + rules.types).first(where: \.isBlockQuantized) {
+            throw UsageError("\(quantized.userName) is a ggml block type: only GGUF output holds it; write a .gguf file")
+        }
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: floatType, intDType: intType, rules: rules)
         var carried = reader.metadata
         var notes: [String] = []
+        var sidecar: (name: String, bytes: [UInt8])?
         if !target.storesBlockTypes {
             let dequantized = try plan.dequantizeBlockTypes()
-            if dequantized > 0 { notes.append("\(dequantized) ggml-quantized tensor(s) dequantized to f32 (safetensors has no block types)") }
+            if dequantized > 0 { notes.append("\(dequantized) ggml-quantized tensor(s) dequantized to f32 (the output format has no ggml block types)") }
         }
         if !plan.keptInFloat.isEmpty {
             notes.append("\(plan.keptInFloat.count) tensor(s) kept in float (1-D, or rows not a whole number of blocks), as llama.cpp does")
         }
-        if let arch {
-            guard arch.lowercased() == "llama" else { throw UsageError("--arch '\(arch)': ckpt maps the llama family (llama, mistral); pass --arch llama") }
-            let prepared: LlamaConversion.Prepared
-            if PEFTLoRAConfig.isAdapterFolder(input) {
-                guard target.storesBlockTypes else { throw UsageError("a PEFT adapter folder converts to a GGUF LoRA adapter: write a .gguf output") }
-                prepared = try LlamaLoRAConversion.prepare(folder: input, reader: reader, plan: &plan, baseConfig: baseConfig)
-            } else {
-                prepared = try LlamaConversion.prepare(input: input, reader: reader, toGGUF: target.storesBlockTypes, plan: &plan, vocabFrom: vocabFrom)
-            }
+        if let prepared = try prepareArchitecture(reader: reader, plan: &plan, target: &target) {
             carried = prepared.metadata
             notes += prepared.notes
-        } else if vocabFrom != nil || baseConfig != nil {
-            throw UsageError("--vocab-from and --base-config go with --arch llama")
+            sidecar = prepared.sidecar
         }
         // Tied tensors: the reader's, and for PyTorch output also those a safetensors source records.
         let implied = target.isPyTorch ? reader.metadata.savedModelAliases(tensorNames: reader.tensors.map(\.name)) : []
@@ -177,7 +174,25 @@ struct ConvertCommand: ParsableCommand {
             }
         }
         let progress = ProgressLine(label: "converting", enabled: !quiet)
-        try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }
+        // The sidecar (config.json) is staged first and committed only after the weights are.
+        let sidecarOutput: AtomicOutput?
+        do {
+            sidecarOutput = try sidecar.map { file in
+                let output = try AtomicOutput(destination: Paths.join(Paths.folder(of: writer.outputPaths[0]), file.name), overwrite: force)
+                try output.write(file.bytes)
+                return output
+            }
+        } catch {
+            writer.abort()
+            throw error
+        }
+        do {
+            try Converter(reader: reader, plan: plan).run(into: writer) { done, total in progress.update(done: done, total: total) }
+        } catch {
+            sidecarOutput?.abort()
+            throw error
+        }
+        try sidecarOutput?.commit()
         progress.finish()
         let seconds = Clock.now() - started
         guard !quiet else { return }

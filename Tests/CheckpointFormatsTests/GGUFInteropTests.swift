@@ -109,8 +109,24 @@ func pythonWithGGUF() -> String? {
         #expect(report["checked"] as? Int == 21)
         #expect((report["different"] as? [String]) == [])
         try expectGGUFPyAgrees(python, output)
+        // And back: ckpt's GGUF → Hugging Face folder (weights + config.json) loads with from_pretrained.
+        let folder = temporary + "/hf"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let back = try GGUFLlamaTests().convertWithSidecar(output, folder + "/model.safetensors")
+        let loaded = try runProcess(python, [Self.script, "transformers", folder, fixturesFolder + "/gguf/hf_llama/model.safetensors"])
+        #expect(loaded.status == 0, "\(loaded.stderr)")
+        let backReport = try #require(try JSONSerialization.jsonObject(with: Data(loaded.stdout.utf8)) as? [String: Any])
+        #expect(backReport["checked"] as? Int == 21 && (backReport["different"] as? [String]) == [])
+        #expect(back.contains("config.json"))
         let adapter = temporary + "/adapter.gguf"
         _ = try GGUFLoRATests().convert(adapter)
         try expectGGUFPyAgrees(python, adapter)
+        // GGUF LoRA → PEFT: peft merges it into the base exactly as it merges the original adapter.
+        try GGUFLoRATests().toPEFT(temporary + "/peft")
+        let merged = try runProcess(python, [Self.script, "peft", fixturesFolder + "/gguf/hf_llama", fixturesFolder + "/gguf/peft_lora", temporary + "/peft"])
+        #expect(merged.status == 0, "\(merged.stderr)")
+        let comparison = try #require(try JSONSerialization.jsonObject(with: Data(merged.stdout.utf8)) as? [String: Any])
+        #expect(comparison["tensors_differing"] as? Int == 0)
+        #expect(comparison["max_abs_diff"] as? Double == 0)
     }
 }

@@ -18,6 +18,31 @@ import CheckpointCore
         return prepared.notes
     }
 
+    /// The GGUF → Hugging Face direction with its config.json written beside the weights (as ckpt does).
+    func convertWithSidecar(_ input: String, _ output: String) throws -> [String] {
+        let reader = try Checkpoint.open(input)
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
+        let prepared = try LlamaConversion.prepare(input: input, reader: reader, toGGUF: false, plan: &plan, vocabFrom: nil)
+        let (writer, _) = try OutputTarget.resolve(path: output, format: nil, shardSize: nil).makeWriter(carrying: prepared.metadata, tensors: plan.outputTensors, overwrite: false)
+        try Converter(reader: reader, plan: plan).run(into: writer)
+        let sidecar = try #require(prepared.sidecar)
+        try writeBytes(sidecar.bytes, to: Paths.join(Paths.folder(of: output), sidecar.name))
+        return writer.outputPaths + [sidecar.name]
+    }
+
+    @Test func configJSONForTheWayBack() throws {
+        let reader = try Checkpoint.open(Self.folder + "/llama_from_hf.gguf")
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
+        let prepared = try LlamaConversion.prepare(input: "x.gguf", reader: reader, toGGUF: false, plan: &plan, vocabFrom: nil)
+        let json = try JSONParser.parse(try #require(prepared.sidecar).bytes)
+        let original = try JSONParser.parse(try fileBytes(Self.folder + "/hf_llama/config.json"))
+        for key in ["hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads", "num_key_value_heads",
+                    "max_position_embeddings", "rms_norm_eps", "vocab_size", "head_dim", "tie_word_embeddings", "dtype", "model_type"] {
+            #expect(json[key] == original[key], "\(key)")
+        }
+        #expect(json["rope_theta"] == original["rope_parameters"]?["rope_theta"])
+    }
+
     @Test func huggingFaceToGGUFMatchesLlamaCppLayout() throws {
         let temporary = try makeTemporaryFolder("llama")
         defer { try? FileManager.default.removeItem(atPath: temporary) }
@@ -75,5 +100,43 @@ import CheckpointCore
             _ = try convert(temporary + "/hf", temporary + "/b.gguf", vocab: Self.folder + "/all_kv_types.gguf")
         }
         #expect(!FileManager.default.fileExists(atPath: temporary + "/b.gguf"))
+    }
+
+    /// llama3 RoPE scaling: the factors match convert_hf_to_gguf.py's computation (run in torch) bit for bit.
+    @Test func llama3RopeFactorsMatchTheConverter() throws {
+        let data = try #require(FileManager.default.contents(atPath: Self.folder + "/rope_llama3.json"))
+        let cases = try #require(try JSONSerialization.jsonObject(with: data) as? [[String: Any]])
+        #expect(cases.count == 3)
+        for entry in cases {
+            let rope = Llama3RopeScaling(factor: try #require(entry["factor"] as? Double), low: try #require(entry["low_freq_factor"] as? Double),
+                                         high: try #require(entry["high_freq_factor"] as? Double),
+                                         originalContext: try #require((entry["original_max_position_embeddings"] as? NSNumber)?.doubleValue))
+            let factors = rope.factors(dim: try #require(entry["head_dim"] as? Int), theta: try #require(entry["rope_theta"] as? Double))
+            #expect(factors.map { Int($0.bitPattern) } == (entry["bits"] as? [Int]))
+        }
+    }
+
+    @Test func llama3RopeBecomesTheFirstTensor() throws {
+        let temporary = try makeTemporaryFolder("llama3")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        try FileManager.default.createDirectory(atPath: temporary + "/hf", withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Self.folder + "/hf_llama/model.safetensors", toPath: temporary + "/hf/model.safetensors")
+        var config = try String(contentsOfFile: Self.folder + "/hf_llama/config.json", encoding: .utf8)
+        config = config.replacingOccurrences(of: "\"rope_type\": \"default\"", with: "\"rope_type\": \"llama3\", \"factor\": 8.0, \"low_freq_factor\": 1.0, \"high_freq_factor\": 4.0, \"original_max_position_embeddings\": 64")
+        try config.write(toFile: temporary + "/hf/config.json", atomically: true, encoding: .utf8)
+        _ = try convert(temporary + "/hf", temporary + "/m.gguf")
+        let reader = try GGUFReader(path: temporary + "/m.gguf")
+        #expect(reader.tensors.first?.name == "rope_freqs.weight")
+        #expect(reader.tensors.first?.shape == [8])
+        let expected = Llama3RopeScaling(factor: 8, low: 1, high: 4, originalContext: 64).factors(dim: 16, theta: 10000)
+        #expect(Array(try reader.data(at: 0).bytes.bindMemory(to: Float.self)) == expected)
+        #expect(Set(expected).count > 2, "the case covers all three branches")
+        // Everything else is as without the scaling.
+        let plain = try GGUFReader(path: Self.folder + "/llama_from_hf.gguf")
+        #expect(Array(reader.tensors.dropFirst()) == plain.tensors)
+        // And back: the computed tensor is dropped with a note.
+        let notes = try convert(temporary + "/m.gguf", temporary + "/back.safetensors")
+        #expect(notes.contains { $0.contains("rope_freqs.weight") })
+        #expect(try fileBytes(temporary + "/back.safetensors") == fileBytes(Self.folder + "/hf_llama/model.safetensors"))
     }
 }

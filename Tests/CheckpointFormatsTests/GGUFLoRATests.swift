@@ -74,4 +74,37 @@ import CheckpointCore
         #expect(config.ggufAlpha == 16)
         #expect(config.scale(module: "model.layers.0.self_attn.q_proj", rank: 4) == 4)
     }
+
+    /// GGUF LoRA → PEFT folder (the CLI's path), returning the folder.
+    func toPEFT(_ folder: String) throws {
+        let reader = try Checkpoint.open(Self.folder + "/peft_lora.gguf")
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
+        let prepared = try LlamaLoRAToPEFT.prepare(reader: reader, plan: &plan, baseConfig: Self.folder + "/hf_llama")
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let output = folder + "/" + (prepared.outputName ?? "")
+        let (writer, _) = try OutputTarget.safetensors(path: output).makeWriter(carrying: prepared.metadata, tensors: plan.outputTensors, overwrite: false)
+        try Converter(reader: reader, plan: plan).run(into: writer)
+        let sidecar = try #require(prepared.sidecar)
+        try writeBytes(sidecar.bytes, to: folder + "/" + sidecar.name)
+    }
+
+    @Test func ggufAdapterBackToPEFTAndAgainIsByteIdentical() throws {
+        let temporary = try makeTemporaryFolder("lora-peft")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        try toPEFT(temporary + "/peft")
+        let config = try PEFTLoRAConfig(folder: temporary + "/peft")
+        #expect(config.rank == 4 && config.alpha == 8 && !config.useRSLoRA)
+        #expect(config.rankPattern.map(\.key) == ["model.layers.0.mlp.down_proj", "model.layers.1.mlp.down_proj"])
+        let names = try SafeTensorsReader(path: temporary + "/peft/adapter_model.safetensors").tensors.map(\.name)
+        #expect(names.contains("base_model.model.model.embed_tokens.lora_embedding_A"))
+        #expect(names.contains("base_model.model.model.layers.1.self_attn.q_proj.lora_B.weight"))
+        // Back to GGUF: the same file (the permutation, transpose and scales invert exactly).
+        let reader = try Checkpoint.open(temporary + "/peft")
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
+        let prepared = try LlamaLoRAConversion.prepare(folder: temporary + "/peft", reader: reader, plan: &plan, baseConfig: Self.folder + "/hf_llama")
+        #expect(prepared.notes.isEmpty)
+        let (writer, _) = try OutputTarget.resolve(path: temporary + "/again.gguf", format: nil, shardSize: nil).makeWriter(carrying: prepared.metadata, tensors: plan.outputTensors, overwrite: false)
+        try Converter(reader: reader, plan: plan).run(into: writer)
+        #expect(try fileBytes(temporary + "/again.gguf") == fileBytes(Self.folder + "/peft_lora.gguf"))
+    }
 }

@@ -86,6 +86,8 @@ import Foundation
         #expect(split.status == 2 && split.stderr.contains("--shard-size"))
         let quant = try ckpt(["convert", source, output + "/x.gguf", "--dtype", "iq2_xxs"])
         #expect(quant.status == 2 && quant.stderr.contains("ckpt cannot quantize to IQ2_XXS (16)"))
+        let toSafetensors = try ckpt(["convert", source, output + "/x.safetensors", "--dtype", "q8_0"])
+        #expect(toSafetensors.status == 2 && toSafetensors.stderr.contains("only GGUF output holds it"))
         let arch = try ckpt(["convert", source, output + "/x.gguf", "--arch", "gpt2"])
         #expect(arch.status == 2 && arch.stderr.contains("--arch llama"))
         #expect(try FileManager.default.contentsOfDirectory(atPath: output).isEmpty)

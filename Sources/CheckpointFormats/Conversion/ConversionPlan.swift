@@ -29,6 +29,8 @@ public struct ConversionPlan: Sendable {
         public var transposed = false
         /// A factor every element is multiplied by (a LoRA scale baked into B), computed in float32.
         public var scale: Double? = nil
+        /// Bytes made by the conversion itself (llama.cpp's `rope_freqs`), written instead of `source`.
+        public var generated: OwnedBytes? = nil
         public var isCast: Bool { output.dtype != sourceDType }
         /// Whether the tensor is reshaped or rescaled on the way (not only cast or copied).
         public var isTransformed: Bool { rowPermutation != nil || transposed || scale != nil }
@@ -172,6 +174,12 @@ public struct ConversionPlan: Sendable {
             mapped.append(item)
         }
         items = mapped
+    }
+
+    /// Puts a tensor the conversion computes (not read from the input) first, as llama.cpp's converter
+    /// writes its extra tensors first.
+    public mutating func prepend(_ tensor: TensorInfo, bytes: OwnedBytes) {
+        items.insert(Item(source: -1, output: tensor, sourceDType: tensor.dtype, generated: bytes), at: 0)
     }
 
     public var outputTensors: [TensorInfo] { items.map(\.output) }

@@ -38,6 +38,13 @@ public struct Converter {
         do {
             for position in writer.writeOrder {
                 let item = plan.items[position]
+                if let bytes = item.generated {
+                    try pipeline.drain()
+                    try writer.write(UnsafeRawBufferPointer(bytes.bytes))
+                    done += bytes.count
+                    progress?(done, total)
+                    continue
+                }
                 reader.willRead(item.source)
                 defer { reader.didRead(item.source) }
                 if item.isTransformed {

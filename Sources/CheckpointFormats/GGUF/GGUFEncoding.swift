@@ -49,16 +49,17 @@ enum GGUFEncoding {
 
     /// The ggml type id of each tensor, refusing what GGUF (or llama.cpp) cannot hold.
     static func typeIDs(_ tensors: [TensorInfo], file: String) throws(GGUFError) -> [UInt32] {
-        var seen = Set<[UInt8]>()
+        var seen: [[UInt8]: Int] = [:]
         var ids: [UInt32] = []
-        for tensor in tensors {
+        for (index, tensor) in tensors.enumerated() {
             guard let id = GGMLType.id(for: tensor.dtype) else { throw .cannotStore(file: file, tensor: tensor.name, dtype: tensor.dtype) }
             let name = Array(tensor.name.utf8)
             guard name.count <= GGUFConstants.maxNameBytes else { throw .nameTooLongToWrite(file: file, tensor: tensor.name) }
             guard tensor.shape.count <= GGUFConstants.maxDimensions else {
                 throw .tooManyDimensions(file: file, tensor: tensor.name, dimensions: UInt32(tensor.shape.count))
             }
-            guard seen.insert(name).inserted else { throw .duplicateTensorName(file: file, tensor: tensor.name, first: 0, second: 0) }
+            if let first = seen[name] { throw .duplicateTensorName(file: file, tensor: tensor.name, first: first, second: index) }
+            seen[name] = index
             ids.append(id)
         }
         return ids

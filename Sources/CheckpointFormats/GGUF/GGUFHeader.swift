@@ -162,25 +162,26 @@ public struct GGUFHeader: Sendable {
     }
 
     private static func readValue(_ type: GGUFValueType, key: String, depth: Int, cursor: inout GGUFCursor) throws(GGUFError) -> GGUFValue {
-        let what = "value of key '\(key)'"
+        // Built only when an error needs it: token tables call this 100 000+ times.
+        func what() -> String { "value of key '\(key)'" }
         switch type {
-        case .uint8: return .uint8(try cursor.integer(UInt8.self, what))
-        case .int8: return .int8(try cursor.integer(Int8.self, what))
-        case .uint16: return .uint16(try cursor.integer(UInt16.self, what))
-        case .int16: return .int16(try cursor.integer(Int16.self, what))
-        case .uint32: return .uint32(try cursor.u32(what))
-        case .int32: return .int32(try cursor.integer(Int32.self, what))
-        case .float32: return .float32(Float(bitPattern: try cursor.u32(what)))
-        case .uint64: return .uint64(try cursor.u64(what))
-        case .int64: return .int64(try cursor.integer(Int64.self, what))
-        case .float64: return .float64(Double(bitPattern: try cursor.u64(what)))
+        case .uint8: return .uint8(try cursor.integer(UInt8.self, what()))
+        case .int8: return .int8(try cursor.integer(Int8.self, what()))
+        case .uint16: return .uint16(try cursor.integer(UInt16.self, what()))
+        case .int16: return .int16(try cursor.integer(Int16.self, what()))
+        case .uint32: return .uint32(try cursor.u32(what()))
+        case .int32: return .int32(try cursor.integer(Int32.self, what()))
+        case .float32: return .float32(Float(bitPattern: try cursor.u32(what())))
+        case .uint64: return .uint64(try cursor.u64(what()))
+        case .int64: return .int64(try cursor.integer(Int64.self, what()))
+        case .float64: return .float64(Double(bitPattern: try cursor.u64(what())))
         case .bool:
             let offset = cursor.offset
-            let byte = try cursor.integer(UInt8.self, what)
+            let byte = try cursor.integer(UInt8.self, what())
             guard byte <= 1 else { throw .invalidBool(file: cursor.file.path, key: key, offset: offset, value: byte) }
             return .bool(byte == 1)
         case .string:
-            return .string(try cursor.string(what))
+            return .string(try cursor.string(what()))
         case .array:
             let offset = cursor.offset
             guard depth < GGUFConstants.maxArrayNesting else { throw .arrayTooDeep(file: cursor.file.path, key: key, offset: offset) }

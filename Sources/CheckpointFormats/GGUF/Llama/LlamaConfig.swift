@@ -15,6 +15,8 @@ public struct LlamaConfig: Sendable, Equatable {
     public var ropeTheta: Double?
     /// `rope_scaling` of type "linear": its factor.
     public var linearRopeFactor: Double?
+    /// `rope_scaling` of type "llama3" (Llama 3.1 and later).
+    public var llama3Rope: Llama3RopeScaling?
     public var tieWordEmbeddings: Bool
 
     public struct ConfigError: Error, CustomStringConvertible {
@@ -66,8 +68,14 @@ public struct LlamaConfig: Sendable, Equatable {
             ?? parameters.flatMap { $0["rope_type"]?.stringValue == "default" ? nil : $0 }
         if let scaling {
             let type = scaling["rope_type"]?.stringValue ?? scaling["type"]?.stringValue ?? "?"
+            if type == "llama3", let factor = real("factor", in: scaling) {
+                llama3Rope = Llama3RopeScaling(factor: factor, low: real("low_freq_factor", in: scaling) ?? 1,
+                                               high: real("high_freq_factor", in: scaling) ?? 4,
+                                               originalContext: real("original_max_position_embeddings", in: scaling) ?? 8192)
+                return
+            }
             guard type == "linear", let value = real("factor", in: scaling) else {
-                throw ConfigError(file: file, reason: "rope_scaling type '\(type)' is not supported by ckpt's llama mapping (llama.cpp's converter computes extra tensors for it); convert with llama.cpp's convert_hf_to_gguf.py")
+                throw ConfigError(file: file, reason: "rope_scaling type '\(type)' is not supported by ckpt's llama mapping (linear and llama3 are); convert with llama.cpp's convert_hf_to_gguf.py")
             }
             linearRopeFactor = value
         }
@@ -121,5 +129,34 @@ public struct LlamaConfig: Sendable, Equatable {
             keys.append(GGUFKeyValue("llama.rope.scaling.factor", .float32(Float(linearRopeFactor))))
         }
         return keys
+    }
+
+    /// A transformers `config.json` for this model (keys sorted, two-space indent, as `save_pretrained`
+    /// writes it), so that a GGUF converted back loads with `from_pretrained`.
+    public func huggingFaceConfig(tiedEmbeddings: Bool, dtype: String) -> [UInt8] {
+        func integer(_ value: Int) -> JSONValue { .number(String(value)) }
+        func real(_ value: Double) -> JSONValue { .number(String(Float(value))) }
+        var members: [JSONMember] = [
+            JSONMember("architectures", .array([.string("LlamaForCausalLM")])),
+            JSONMember("dtype", .string(dtype)),
+            JSONMember("head_dim", integer(headDim)),
+            JSONMember("hidden_act", .string("silu")),
+            JSONMember("hidden_size", integer(hiddenSize)),
+            JSONMember("intermediate_size", integer(intermediateSize)),
+            JSONMember("max_position_embeddings", integer(contextLength)),
+            JSONMember("model_type", .string("llama")),
+            JSONMember("num_attention_heads", integer(heads)),
+            JSONMember("num_hidden_layers", integer(layers)),
+            JSONMember("num_key_value_heads", integer(kvHeads)),
+            JSONMember("rms_norm_eps", real(rmsNormEps ?? 1e-6)),
+            JSONMember("rope_theta", real(ropeTheta ?? 10000)),
+            JSONMember("tie_word_embeddings", .bool(tiedEmbeddings)),
+        ]
+        if let linearRopeFactor {
+            members.append(JSONMember("rope_scaling", .object([JSONMember("factor", real(linearRopeFactor)), JSONMember("rope_type", .string("linear"))])))
+        }
+        if let vocabSize { members.append(JSONMember("vocab_size", integer(vocabSize))) }
+        members.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
+        return JSONEmitter(style: .python(indent: 2)).bytes(.object(members)) + [0x0A]
     }
 }

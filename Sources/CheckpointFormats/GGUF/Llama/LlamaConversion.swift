@@ -11,6 +11,10 @@ public enum LlamaConversion {
     public struct Prepared {
         public var metadata: CheckpointMetadata
         public var notes: [String]
+        /// A file to write beside the output (`config.json` of a GGUF converted back to Hugging Face).
+        public var sidecar: (name: String, bytes: [UInt8])? = nil
+        /// The file name the output must have inside a folder (`adapter_model.safetensors`).
+        public var outputName: String? = nil
     }
 
     /// Maps `plan` (over `reader`, opened from `input`) for `target`; the direction follows the formats
@@ -23,10 +27,17 @@ public enum LlamaConversion {
             let config = try LlamaConfig(gguf: gguf, file: input)
             try plan.map(architecture: "llama") { LlamaNames.toHF($0.name, config: config) }
             var notes: [String] = []
-            if !plan.items.contains(where: { $0.output.name == "lm_head.weight" }) {
-                notes.append("no output.weight in the GGUF: the model ties lm_head to embed_tokens (set tie_word_embeddings in config.json)")
+            if reader.tensors.contains(where: { $0.name == "rope_freqs.weight" }) {
+                notes.append("rope_freqs.weight (llama3 RoPE scaling factors) has no Hugging Face tensor: set rope_scaling in config.json by hand")
             }
-            return Prepared(metadata: CheckpointMetadata(safetensors: [("format", "pt")]), notes: notes)
+            let tied = !plan.items.contains(where: { $0.output.name == "lm_head.weight" })
+            if tied {
+                notes.append("no output.weight in the GGUF: lm_head is tied to embed_tokens (tie_word_embeddings: true in config.json)")
+            }
+            let dtypes = Set(plan.items.filter { $0.output.shape.count >= 2 }.map(\.output.dtype))
+            let dtype = dtypes.count == 1 ? ["f16": "float16", "bf16": "bfloat16", "f32": "float32"][dtypes.first?.userName ?? ""] ?? "float32" : "float32"
+            return Prepared(metadata: CheckpointMetadata(safetensors: [("format", "pt")]), notes: notes,
+                            sidecar: ("config.json", config.huggingFaceConfig(tiedEmbeddings: tied, dtype: dtype)))
         }
         guard toGGUF else {
             throw MappingError(description: "--arch llama converts a Hugging Face folder to GGUF or a llama GGUF back; write a .gguf output")
@@ -34,6 +45,13 @@ public enum LlamaConversion {
         let folder = FolderListing.isFolder(input) ? input : Paths.folder(of: input)
         let config = try LlamaConfig.read(folder)
         try plan.map(architecture: "llama") { LlamaNames.toGGUF($0.name, config: config) }
+        if let rope = config.llama3Rope {
+            // llama.cpp's converter writes this computed tensor first.
+            let factors = rope.factors(dim: config.headDim, theta: config.ropeTheta ?? 10000)
+            let bytes = OwnedBytes(count: factors.count * 4)
+            factors.withUnsafeBytes { bytes.bytes.copyMemory(from: $0) }
+            plan.prepend(try TensorInfo(name: "rope_freqs.weight", dtype: .f32, shape: [factors.count]), bytes: bytes)
+        }
         var metadata = GGUFMetadata(config.ggufKeys)
         var notes: [String] = []
         if let vocabFrom {

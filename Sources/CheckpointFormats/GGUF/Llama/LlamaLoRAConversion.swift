@@ -16,6 +16,9 @@ public enum LlamaLoRAConversion {
             guard let (module, part) = split(tensor.name), part == "lora_A.weight" || part == "lora_embedding_A" else { return nil }
             return (module, tensor.shape.first ?? 0)
         }, uniquingKeysWith: { first, _ in first })
+        if config.tieWordEmbeddings, reader.tensors.contains(where: { split($0.name)?.0 == "lm_head" }) {
+            throw LlamaConversion.MappingError(description: "the adapter trains lm_head of a model with tied embeddings: the GGUF has no output.weight to apply it to (llama.cpp's converter refuses this too); untie the embeddings or exclude lm_head")
+        }
         let alpha = adapter.ggufAlpha
         var baked: [String] = []
         var baseCopies = 0
@@ -26,7 +29,6 @@ public enum LlamaLoRAConversion {
                 return .some(nil)
             }
             guard let (module, part) = split(tensor.name), let base = LlamaNames.ggufModule(module) else { return nil }
-            if base == "output" && config.tieWordEmbeddings { return nil }
             let name = base + ".weight"
             switch part {
             case "lora_A.weight": return TensorTransform(name: name + ".lora_a")

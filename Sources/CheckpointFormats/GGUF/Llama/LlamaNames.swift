@@ -44,6 +44,7 @@ public enum LlamaNames {
 
     /// Mapping of one GGUF tensor back to Hugging Face names, the permutation undone.
     public static func toHF(_ name: String, config: LlamaConfig) -> TensorTransform?? {
+        if name == "rope_freqs.weight" { return .some(nil) }
         guard let (module, suffix) = splitSuffix(name), let hf = hfModule(module) else { return nil }
         let heads = permutedHeads(ggufModule: module, config: config)
         return TensorTransform(name: hf + suffix, rowPermutation: heads.map { RowPermutation(heads: $0, inverse: true) })
