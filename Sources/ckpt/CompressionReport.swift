@@ -1,7 +1,7 @@
 import CheckpointCore
 import CheckpointFormats
 
-/// How `convert` shows zstd compression: a progress line while compressing, and sizes in the report.
+/// How the commands show zstd: a progress line while decompressing, and sizes in the report.
 enum CompressionProgress {
     /// A progress callback that draws its own line from the first chunk (so its rate counts only the
     /// (de)compression) and clears it at the end.
@@ -16,13 +16,13 @@ enum CompressionProgress {
 
     /// `, compressed to N (R% of it)` for a compressed output, else nothing.
     static func summary(_ writer: any CheckpointWriter) -> String {
-        guard let compressed = writer as? CompressingWriter, compressed.uncompressedBytes > 0 else { return "" }
+        guard let compressed = writer as? StreamingCompressedWriter, compressed.uncompressedBytes > 0 else { return "" }
         let percent = Double(compressed.compressedBytes) * 100 / Double(compressed.uncompressedBytes)
         return ", compressed (zstd \(compressed.level)) to \(ByteSize.describe(compressed.compressedBytes)) (\(ByteSize.formatted(percent, decimals: 1))%)"
     }
 
     static func jsonMembers(_ writer: any CheckpointWriter) -> [JSONMember] {
-        guard let compressed = writer as? CompressingWriter else { return [] }
+        guard let compressed = writer as? StreamingCompressedWriter else { return [] }
         return [JSONMember("compression", .object([
             JSONMember("format", .string("zstd")),
             JSONMember("level", .number(String(compressed.level))),

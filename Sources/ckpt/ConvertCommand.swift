@@ -18,8 +18,9 @@ struct ConvertCommand: ParsableCommand {
         IN may be zstd-compressed (model.safetensors.zst, or any file starting with the zstd magic): it \
         is decompressed first into a temporary file in $TMPDIR (or /tmp), which needs room for the whole \
         uncompressed checkpoint, and removed afterwards. OUT ending in .zst, or --compress, writes one \
-        zstd-compressed file (zstd -d gives back the plain file): the plain file is written next to OUT \
-        first, then compressed with one thread per core. A folder of shards cannot be compressed.
+        zstd-compressed file (zstd -d gives back the plain file), compressed as it is written with one \
+        thread per core, for any single-file format (model.gguf.zst too); shards and split sets cannot be \
+        compressed.
 
         OUT ending in .bin, .pt or .pth writes a PyTorch checkpoint laid out byte for byte as torch.save \
         writes the dict of tensors (except the 40 digits of .data/serialization_id); with --shard-size, \
@@ -159,7 +160,6 @@ struct ConvertCommand: ParsableCommand {
         let dropped: Int
         if let compression {
             let compressing = try compression.makeWriter(format: to, shardSize: maxShard, carrying: carried, tensors: plan.outputTensors, aliases: aliases, overwrite: force)
-            compressing.compressionProgress = CompressionProgress.line("compressing", enabled: !quiet)
             (writer, dropped) = (compressing, compression.droppedKeys(carrying: carried, format: to))
         } else {
             (writer, dropped) = try target.makeWriter(carrying: carried, tensors: plan.outputTensors, aliases: aliases, overwrite: force)

@@ -139,12 +139,13 @@ import CheckpointCore
         #expect(!names.contains { $0.hasPrefix(".") }, "temporary files left: \(names)")
     }
 
+    /// Compression on the fly of 24 MiB (several zstd jobs per worker; random halves and zero runs),
+    /// one worker per core, and ckpt's decompression of the result (several output buffers).
     @Test(.enabled(if: zstdTestsEnabled, "the zstd command is not installed (apt install zstd)"))
     func multiThreadedCompressionOfALargerFileIsExact() throws {
         let zstd = try requireZstdCommand()
         let temporary = try makeTemporaryFolder("zstd-large")
         defer { try? FileManager.default.removeItem(atPath: temporary) }
-        // 24 MiB: several zstd jobs per worker at level 1 and 3; random halves and zero runs.
         var state: UInt64 = 7
         var tensors: [(TensorInfo, [UInt8])] = []
         for index in 0..<6 {
@@ -160,16 +161,75 @@ import CheckpointCore
         }
         let input = temporary + "/input.safetensors"
         try writeSafeTensors(input, metadata: [("format", "pt")], tensors)
-        try convert(input, to: temporary + "/out.safetensors.zst", compress: nil, workers: 2)
-        let result = try runProcess(zstd, ["-d", "-q", temporary + "/out.safetensors.zst", "-o", temporary + "/restored"])
-        #expect(result.status == 0, "\(result.stderr)")
-        #expect(try fileBytes(temporary + "/restored") == fileBytes(input))
-        // And ckpt reads its own output back (24 MiB: several output buffers of the decompressor).
-        let reader = try #require(try Checkpoint.open(temporary + "/out.safetensors.zst") as? CompressedCheckpointReader)
-        #expect(reader.decompressedBytes == (try fileBytes(input)).count)
-        #expect(reader.tensors.map(\.name) == tensors.map(\.0.name))
-        for index in tensors.indices {
-            #expect(Array(try reader.data(at: index).bytes) == tensors[index].1, "\(tensors[index].0.name)")
+        let streamed = try #require(try convert(input, to: temporary + "/streamed.safetensors.zst", compress: nil))
+        let inputSize = try fileBytes(input).count
+        for name in ["streamed"] {
+            let result = try runProcess(zstd, ["-d", "-q", temporary + "/\(name).safetensors.zst", "-o", temporary + "/\(name).restored"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try fileBytes(temporary + "/\(name).restored") == fileBytes(input), "\(name)")
+            // ckpt reads its own output back (several output buffers of the decompressor).
+            let reader = try #require(try Checkpoint.open(temporary + "/\(name).safetensors.zst") as? CompressedCheckpointReader)
+            #expect(reader.decompressedBytes == inputSize)
+            #expect(reader.tensors.map(\.name) == tensors.map(\.0.name))
+            for index in tensors.indices {
+                #expect(Array(try reader.data(at: index).bytes) == tensors[index].1, "\(name): \(tensors[index].0.name)")
+            }
+        }
+        #expect(streamed.uncompressedBytes == inputSize)
+        #expect(streamed.level == 3)
+        let streamedSize = try fileBytes(temporary + "/streamed.safetensors.zst").count
+        #expect(streamed.compressedBytes == streamedSize)
+    }
+
+    /// GGUF and PyTorch outputs are compressed on the fly too: `zstd -d` gives the file the plain
+    /// conversion writes (GGUF, byte for byte) or one ckpt reads back with the same tensors (PyTorch,
+    /// whose serialization id differs on every save).
+    @Test(.enabled(if: zstdTestsEnabled, "the zstd command is not installed (apt install zstd)"))
+    func everySingleFileFormatCompresses() throws {
+        let zstd = try requireZstdCommand()
+        let temporary = try makeTemporaryFolder("zstd-formats")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let input = fixturesFolder + "/safetensors/small_model.safetensors"
+        let original = try Checkpoint.open(input)
+        for name in ["model.gguf", "model.bin", "model.pt"] {
+            try convert(input, to: temporary + "/plain-" + name, compress: nil)
+            let writer = try #require(try convert(input, to: temporary + "/" + name, compress: "zstd:5"))
+            #expect(!FileManager.default.fileExists(atPath: temporary + "/" + name))
+            let result = try runProcess(zstd, ["-d", "-q", temporary + "/\(name).zst", "-o", temporary + "/restored-" + name])
+            #expect(result.status == 0, "\(name): \(result.stderr)")
+            let restored = try fileBytes(temporary + "/restored-" + name)
+            #expect(writer.uncompressedBytes == restored.count, "\(name)")
+            if name.hasSuffix(".gguf") {
+                #expect(restored == (try fileBytes(temporary + "/plain-" + name)))
+                // GGUF knows its size up front: it is in the frame header.
+                let listing = try runProcess(zstd, ["-lv", temporary + "/\(name).zst"]).stdout
+                #expect(listing.contains("(\(restored.count) B)"), "\(listing)")
+            }
+            let reader = try Checkpoint.open(temporary + "/\(name).zst")
+            #expect(reader.tensors.map(\.name) == original.tensors.map(\.name), "\(name)")
+            for index in original.tensors.indices {
+                #expect(Array(try reader.data(at: index).bytes) == Array(try original.data(at: index).bytes), "\(name): \(original.tensors[index].name)")
+            }
+        }
+    }
+
+    /// With the same libzstd, ckpt's output is the very file `zstd -T0 -LEVEL FILE` writes: same frame
+    /// parameters (content size, checksum) and the multi-threaded job layout, whose output does not
+    /// depend on the number of workers once there is one (checked: -T1, -T2, -T4 give one file).
+    @Test(.enabled(if: zstdTestsEnabled, "the zstd command is not installed (apt install zstd)"))
+    func outputIsByteIdenticalToTheZstdCommand() throws {
+        let zstd = try requireZstdCommand()
+        let version = try runProcess(zstd, ["--version"]).stdout
+        try #require(version.contains("v\(ZstdFormat.libraryVersion),"), "the zstd command (\(version)) and libzstd \(ZstdFormat.libraryVersion) differ: outputs may legitimately differ")
+        let temporary = try makeTemporaryFolder("zstd-identical")
+        defer { try? FileManager.default.removeItem(atPath: temporary) }
+        let input = fixturesFolder + "/safetensors/small_model.safetensors"
+        try convert(input, to: temporary + "/plain.safetensors", compress: nil)
+        for level in [1, 3, 9, 19] {
+            try convert(input, to: temporary + "/ours\(level).safetensors", compress: "zstd:\(level)")
+            let result = try runProcess(zstd, ["-q", "-T0", "-\(level)", temporary + "/plain.safetensors", "-o", temporary + "/reference\(level).zst"])
+            #expect(result.status == 0, "\(result.stderr)")
+            #expect(try fileBytes(temporary + "/ours\(level).safetensors.zst") == fileBytes(temporary + "/reference\(level).zst"), "level \(level)")
         }
     }
 
@@ -188,9 +248,12 @@ import CheckpointCore
             try compression.makeWriter(format: nil, shardSize: nil, carrying: CheckpointMetadata(), tensors: [], overwrite: false)
         }
         #expect(try fileBytes(temporary + "/x.safetensors.zst") == [1, 2, 3])
-        // A writer aborted half-way leaves neither the scratch file nor a partial output.
+        // A writer aborted half-way leaves neither a scratch file nor a partial output; compressing on
+        // the fly never writes a plain copy at all.
         let reader = try Checkpoint.open(input)
         let writer = try compression.makeWriter(format: nil, shardSize: nil, carrying: CheckpointMetadata(), tensors: reader.tensors, overwrite: true)
+        let names = try FileManager.default.contentsOfDirectory(atPath: temporary)
+        #expect(names.count == 2 && names.contains { $0.hasPrefix(".x.safetensors.zst.ckpt-tmp-") }, "\(names)")
         let first = try #require(writer.writeOrder.first)
         try writer.write(try reader.data(at: first).bytes)
         writer.abort()
@@ -205,20 +268,15 @@ import CheckpointCore
 
 /// Converts `input` unchanged into `output` (compressed when the name or `compress` asks).
 @discardableResult
-func convert(_ input: String, to output: String, compress: String?, workers: Int? = nil) throws -> CompressingWriter? {
+func convert(_ input: String, to output: String, compress: String?) throws -> StreamingCompressedWriter? {
     let reader = try Checkpoint.open(input)
     let plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: nil, intDType: nil)
     if let compression = try OutputCompression.resolve(output: output, option: compress) {
-        var writer = try compression.makeWriter(format: nil, shardSize: nil, carrying: reader.metadata, tensors: plan.outputTensors, overwrite: false)
-        if let workers {
-            writer = try CompressingWriter(destination: compression.path, level: compression.level, workers: workers, overwrite: false) { path in
-                try SafeTensorsWriter(destination: path, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: true)
-            }
-        }
+        let writer = try compression.makeWriter(format: nil, shardSize: nil, carrying: reader.metadata, tensors: plan.outputTensors, overwrite: false)
         try Converter(reader: reader, plan: plan).run(into: writer)
         return writer
     }
-    let writer = try SafeTensorsWriter(destination: output, metadata: reader.metadata.safetensors, tensors: plan.outputTensors, overwrite: false)
+    let writer = try OutputTarget.resolve(path: output, format: nil, shardSize: nil).makeWriter(carrying: reader.metadata, tensors: plan.outputTensors, overwrite: false).writer
     try Converter(reader: reader, plan: plan).run(into: writer)
     return nil
 }

@@ -43,6 +43,9 @@ import Foundation
         let text = try ckpt(["inspect", Self.fixtures + "/small_model.safetensors.zst"], scratch: scratch)
         #expect(text.stdout.contains("compressed   zstd, "))
         #expect(try ckpt(["inspect", "--help"], scratch: scratch).stdout.contains("zstd-compressed allowed"))
+        // A TMPDIR that does not exist is an I/O error that says what to change.
+        let missing = try ckpt(["inspect", Self.fixtures + "/small_model.safetensors.zst"], scratch: scratch + "/missing")
+        #expect(missing.status == 4 && missing.stderr.contains("set TMPDIR"), "\(missing.stderr)")
     }
 
     @Test(.enabled(if: ZstdCLITests.zstdInstalled, "the zstd command is not installed (apt install zstd)"))
@@ -73,6 +76,15 @@ import Foundation
             result.waitUntilExit()
             #expect(result.terminationStatus == 0)
             #expect(try Data(contentsOf: URL(fileURLWithPath: restored)) == Data(contentsOf: URL(fileURLWithPath: folder + "/reference.safetensors")), "\(name)")
+        }
+        // GGUF and PyTorch outputs compress too, and read back as what they are.
+        for (name, format) in [("g.gguf", "\"format\": \"gguf\""), ("t.bin", "\"format\": \"pytorch")] {
+            let written = try ckpt(["convert", plain, folder + "/" + name, "--compress", "zstd", "--quiet"], scratch: scratch)
+            #expect(written.status == 0, "\(name): \(written.stderr)")
+            let inspected = try ckpt(["inspect", folder + "/\(name).zst", "--json"], scratch: scratch)
+            #expect(inspected.status == 0 && inspected.stdout.contains(format), "\(name): \(inspected.stdout) \(inspected.stderr)")
+            #expect(inspected.stdout.contains("\"decompressed_bytes\""))
+            try FileManager.default.removeItem(atPath: folder + "/\(name).zst")
         }
         // The existing output is refused without --force, before any work, and kept.
         let before = try Data(contentsOf: URL(fileURLWithPath: folder + "/d.safetensors.zst"))
@@ -131,16 +143,14 @@ import Foundation
         let folder = try temporaryFolder("zstd-sigterm-write")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let output = folder + "/out.safetensors.zst"
+        var started = Date()
         try interrupt(sizes: 48 << 20, prepare: { count in
             try writeF32Checkpoint(folder + "/in.safetensors", count: count)
+            started = Date()
         }, arguments: ["convert", folder + "/in.safetensors", output, "--compress", "zstd:19", "--quiet"], scratch: folder, underWay: {
-            // Compression (slow at level 19) has begun once the uncompressed scratch file is complete,
-            // i.e. renamed into place under its own name with the content.
+            // The compressed output is being written (on the fly, slowly at level 19) for a while.
             let names = (try? self.names(folder)) ?? []
-            return names.contains { name in
-                name.hasPrefix(".ckpt-") && name.hasSuffix("-out.safetensors")
-                    && ((try? FileManager.default.attributesOfItem(atPath: folder + "/" + name)[.size] as? Int) ?? 0) > 0
-            }
+            return names.contains { $0.hasPrefix(".out.safetensors.zst.ckpt-tmp-") } && Date().timeIntervalSince(started) > 0.5
         }) {
             let left = try self.names(folder)
             #expect(left == ["in.safetensors"], "left behind: \(left)")

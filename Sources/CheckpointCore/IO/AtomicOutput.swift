@@ -8,11 +8,14 @@ import Glibc
 /// The destination therefore holds either its previous content or the complete new file, never a part.
 /// The temporary file is removed on `abort()`, on deinit without commit, and on SIGINT/SIGTERM (see
 /// `TemporaryFiles`). Small writes are coalesced in a buffer; large ones go straight to `write(2)`.
+/// With an `OutputFilter` (zstd), every byte passes through the filter and the file holds its output.
 public final class AtomicOutput {
     public let destination: String
     public let temporaryPath: String
+    /// Bytes in the file so far (after the filter, when there is one).
     public private(set) var bytesWritten: Int = 0
     private let overwrite: Bool
+    private let filter: OutputFilter?
     private var descriptor: Int32
     private var token: Int
     private var pending: [UInt8] = []
@@ -20,7 +23,7 @@ public final class AtomicOutput {
     private static let bufferSize = 1 << 22
 
     /// Creates the temporary file. Fails with `EEXIST` when the destination exists and `overwrite` is false.
-    public init(destination: String, overwrite: Bool) throws(FileError) {
+    public init(destination: String, overwrite: Bool, filter: OutputFilter? = nil) throws(FileError) {
         var info = stat()
         if !overwrite, lstat(destination, &info) == 0 {
             throw FileError(path: destination, operation: "create", errno: EEXIST)
@@ -33,6 +36,7 @@ public final class AtomicOutput {
         self.destination = destination
         self.temporaryPath = created.path
         self.overwrite = overwrite
+        self.filter = filter
         self.descriptor = created.descriptor
         self.token = created.token
         pending.reserveCapacity(AtomicOutput.bufferSize)
@@ -41,6 +45,23 @@ public final class AtomicOutput {
     deinit { abort() }
 
     public func write(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
+        guard bytes.count > 0 else { return }
+        if let filter {
+            try filtered { emit in try filter.process(bytes, emit: emit) }
+        } else {
+            try store(bytes)
+        }
+    }
+
+    /// Declares, before the first write, how many bytes the writer will write in all; a filter may record
+    /// it (zstd writes it in the frame header). Without a filter this does nothing.
+    public func expectSize(_ total: Int) throws(FileError) {
+        guard let filter else { return }
+        try filtered { _ in try filter.expectSize(total) }
+    }
+
+    /// Appends bytes to the file, coalescing small ones.
+    private func store(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
         guard bytes.count > 0 else { return }
         if pending.count + bytes.count <= AtomicOutput.bufferSize {
             pending.append(contentsOf: bytes)
@@ -60,7 +81,8 @@ public final class AtomicOutput {
     }
 
     /// Appends `count` bytes of `file` starting at `offset`, inside the kernel (`sendfile(2)`, no copy
-    /// through user space) when the file systems allow it, else through a bounded buffer.
+    /// through user space) when the file systems allow it and there is no filter, else through a
+    /// bounded buffer.
     public func copy(from file: ReadOnlyFile, offset: Int, count: Int) throws {
         guard offset >= 0, count >= 0, offset <= file.size, count <= file.size - offset else {
             throw RangeError(path: file.path, offset: offset, length: count, fileSize: file.size)
@@ -68,7 +90,7 @@ public final class AtomicOutput {
         try flush()
         var inputOffset = off_t(offset)
         var remaining = count
-        while remaining > 0 {
+        while remaining > 0 && filter == nil {
             let copied = sendfile(descriptor, file.descriptor, &inputOffset, min(remaining, 1 << 30))
             if copied < 0 {
                 if errno == EINTR { continue }
@@ -91,6 +113,7 @@ public final class AtomicOutput {
     /// Flushes, `fsync`s, and renames into place. After this the destination is complete.
     public func commit() throws(FileError) {
         guard !finished else { return }
+        if let filter { try filtered { emit in try filter.finish(emit: emit) } }
         try flush()
         guard fsync(descriptor) == 0 else { throw FileError(path: temporaryPath, operation: "fsync", errno: errno) }
         guard close(descriptor) == 0 else {
@@ -129,6 +152,18 @@ public final class AtomicOutput {
         descriptor = -1
         unlink(temporaryPath)
         TemporaryFiles.forget(token)
+    }
+
+    /// Runs a filter step whose output goes to the file; a filter's own failure becomes a `FileError`
+    /// naming the output.
+    private func filtered(_ step: ((UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws(FileError) {
+        do {
+            try step { bytes in try store(bytes) }
+        } catch let error as FileError {
+            throw error
+        } catch {
+            throw FileError(path: temporaryPath, operation: "compress (\(error))", errno: EIO)
+        }
     }
 
     private func flush() throws(FileError) {

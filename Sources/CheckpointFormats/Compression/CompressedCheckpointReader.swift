@@ -52,8 +52,13 @@ public final class CompressedCheckpointReader: CheckpointReader {
             throw ZstdError.notZstd(file: path, firstBytes: prefix, detected: DetectedFormat.sniff(try file.read(at: 0, count: min(file.size, 512))))
         }
         let folder = CompressedCheckpointReader.scratchFolder
+        let available: Int
+        do {
+            available = try FreeSpace.available(in: folder)
+        } catch {
+            throw FileError(path: folder, operation: "use as the folder for decompressed copies (set TMPDIR to another folder)", errno: error.errno)
+        }
         if let declared = ZstdFormat.declaredContentSize(prefix) {
-            let available = try FreeSpace.available(in: folder)
             if declared > UInt64(available) {
                 throw ZstdError.contentLargerThanFreeSpace(file: path, contentSize: declared, folder: folder, available: available)
             }

@@ -23,14 +23,18 @@ public struct OutputCompression: Sendable, Equatable {
         return OutputCompression(path: output + ZstdFormat.fileExtension, plainPath: output, level: level ?? ZstdLevel.standard)
     }
 
-    /// A writer for the format `plainPath` (or `format`) names, compressed into `path` with one
-    /// worker thread per core.
-    public func makeWriter(format: String?, shardSize: Int?, carrying source: CheckpointMetadata, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool) throws -> CompressingWriter {
+    /// A writer for the format `plainPath` (or `format`) names, writing `path` compressed as it goes
+    /// (the format writer's own output gets a `ZstdOutputFilter` with one worker thread per core).
+    public func makeWriter(format: String?, shardSize: Int?, carrying source: CheckpointMetadata, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool) throws -> StreamingCompressedWriter {
         guard shardSize == nil else {
             throw ZstdError.cannotCompress(output: path, reason: "--shard-size writes several files and --compress writes one; drop one of them (or compress each shard with zstd afterwards)")
         }
-        return try CompressingWriter(destination: path, level: level, workers: sysconfProcessors(), overwrite: overwrite) { scratchPath in
-            try OutputTarget.resolve(path: scratchPath, format: format, shardSize: nil).makeWriter(carrying: source, tensors: tensors, aliases: aliases, overwrite: true).writer
+        guard let target = try OutputTarget.resolve(path: plainPath, format: format, shardSize: nil).redirected(to: path) else {
+            throw ZstdError.cannotCompress(output: path, reason: "the output is several files; --compress writes one")
+        }
+        let filter = try ZstdOutputFilter(destination: path, level: level, workers: sysconfProcessors())
+        return try StreamingCompressedWriter(filter: filter) { filter in
+            try target.makeWriter(carrying: source, tensors: tensors, aliases: aliases, overwrite: overwrite, filter: filter).writer
         }
     }
 

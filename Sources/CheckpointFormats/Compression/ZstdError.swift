@@ -53,7 +53,7 @@ public enum ZstdError: Error, CustomStringConvertible {
         case let .contentLargerThanFreeSpace(file, contentSize, folder, available):
             return "'\(escapedForTerminal(file))' declares \(contentSize) bytes (\(ByteSize.describe(Int(clamping: contentSize)))) of content in its zstd frame header (offset 0), more than the \(ByteSize.describe(available)) free in '\(escapedForTerminal(folder))' where it would be decompressed; set TMPDIR to a folder with enough space (or the header is corrupt)"
         case let .notACheckpoint(file, bytes, detected):
-            return "'\(escapedForTerminal(file))' decompresses to \(bytes) bytes that are \(detected), not a checkpoint (ckpt reads compressed safetensors files)"
+            return "'\(escapedForTerminal(file))' decompresses to \(bytes) bytes that are \(detected), not a checkpoint ckpt can read"
         case let .innerCheckpoint(_, _, description):
             return description
         case let .badCompressionOption(text):

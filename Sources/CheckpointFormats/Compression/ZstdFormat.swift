@@ -36,6 +36,9 @@ public enum ZstdFormat {
 
     public static func hasExtension(_ path: String) -> Bool { path.lowercased().hasSuffix(fileExtension) }
 
+    /// The version of the libzstd ckpt runs with (`ZSTD_versionString`), e.g. "1.5.4".
+    public static var libraryVersion: String { String(cString: ZSTD_versionString()) }
+
     /// libzstd's name for the error code in `result` (`ZSTD_getErrorName`).
     static func errorName(_ result: Int) -> String {
         String(cString: ZSTD_getErrorName(result))

@@ -93,7 +93,9 @@ public enum OutputTarget: Sendable, Equatable {
     /// llama.cpp expects (`general.quantization_version`, `general.file_type`).
     /// `aliases` (alias, kept name) are tied tensors of the source (see `makeWriter(metadata:...)`); GGUF
     /// has no aliases, so a GGUF output keeps the one stored tensor.
-    public func makeWriter(carrying source: CheckpointMetadata, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool) throws -> (writer: any CheckpointWriter, dropped: Int) {
+    /// `filter` (zstd) goes to the output of a single-file target (see `OutputTarget.redirected(to:)`).
+    public func makeWriter(carrying source: CheckpointMetadata, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool, filter: OutputFilter? = nil) throws -> (writer: any CheckpointWriter, dropped: Int) {
+        try checkFilterable(filter)
         switch self {
         case let .gguf(path, splitMaxSize, splitMaxTensors):
             var metadata = GGUFMetadataMapping.ggufMetadata(from: source)
@@ -101,33 +103,34 @@ public enum OutputTarget: Sendable, Equatable {
             if splitMaxSize > 0 || splitMaxTensors > 0 {
                 return (try GGUFSplitWriter(destination: path, metadata: metadata, tensors: tensors, maxSize: splitMaxSize, maxTensors: splitMaxTensors, overwrite: overwrite), 0)
             }
-            return (try GGUFWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite), 0)
+            return (try GGUFWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite, filter: filter), 0)
         default:
             var carried = source
             let (strings, dropped) = GGUFMetadataMapping.safetensorsMetadata(from: source)
             carried.safetensors = strings
             let metadata = carried.safetensorsOutput(aliases: isPyTorch ? [] : aliases)
-            return (try makeWriter(metadata: metadata, tensors: tensors, aliases: aliases, overwrite: overwrite), dropped)
+            return (try makeWriter(metadata: metadata, tensors: tensors, aliases: aliases, overwrite: overwrite, filter: filter), dropped)
         }
     }
 
     /// Creates the writer for `tensors` (in state-dict order) and `metadata`.
     /// `aliases` (alias, kept name) are tied tensors: PyTorch output stores them once under both names;
     /// safetensors output records them in `metadata` only (see `CheckpointMetadata.safetensorsOutput`).
-    public func makeWriter(metadata: [(key: String, value: String)]?, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool) throws -> any CheckpointWriter {
+    public func makeWriter(metadata: [(key: String, value: String)]?, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], overwrite: Bool, filter: OutputFilter? = nil) throws -> any CheckpointWriter {
+        try checkFilterable(filter)
         if !storesBlockTypes, let quantized = tensors.first(where: \.dtype.isBlockQuantized) {
             throw ConversionPlan.PlanError.blockQuantizedOutput(tensor: quantized.name, dtype: quantized.dtype)
         }
         switch self {
         case let .gguf(path, _, _):
-            return try GGUFWriter(destination: path, metadata: GGUFMetadata(metadata?.map { GGUFKeyValue(GGUFMetadataMapping.safetensorsPrefix + $0.key, .string($0.value)) } ?? []), tensors: tensors, overwrite: overwrite)
+            return try GGUFWriter(destination: path, metadata: GGUFMetadata(metadata?.map { GGUFKeyValue(GGUFMetadataMapping.safetensorsPrefix + $0.key, .string($0.value)) } ?? []), tensors: tensors, overwrite: overwrite, filter: filter)
         case let .torch(path):
-            return try TorchWriter(destination: path, tensors: tensors, aliases: aliases, overwrite: overwrite)
+            return try TorchWriter(destination: path, tensors: tensors, aliases: aliases, overwrite: overwrite, filter: filter)
         case let .shardedTorch(folder, prefix, maxShardSize):
             try Folders.create(folder)
             return try ShardedSafeTensorsWriter(folder: folder, prefix: prefix, metadata: nil, tensors: tensors, maxShardSize: maxShardSize, overwrite: overwrite, shardFormat: .torch(aliases: aliases))
         case let .safetensors(path):
-            return try SafeTensorsWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite)
+            return try SafeTensorsWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite, filter: filter)
         case let .shardedSafetensors(folder, prefix, maxShardSize):
             try Folders.create(folder)
             return try ShardedSafeTensorsWriter(folder: folder, prefix: prefix, metadata: metadata, tensors: tensors, maxShardSize: maxShardSize, overwrite: overwrite)

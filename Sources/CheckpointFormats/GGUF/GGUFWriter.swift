@@ -14,7 +14,8 @@ public final class GGUFWriter: CheckpointWriter {
 
     public var outputPaths: [String] { [destination] }
 
-    public init(destination: String, metadata: GGUFMetadata, tensors: [TensorInfo], overwrite: Bool) throws {
+    /// A `filter` (zstd) transforms the bytes on their way to the file.
+    public init(destination: String, metadata: GGUFMetadata, tensors: [TensorInfo], overwrite: Bool, filter: OutputFilter? = nil) throws {
         let alignment = try GGUFEncoding.alignment(of: metadata, file: destination)
         let ids = try GGUFEncoding.typeIDs(tensors, file: destination)
         let header = try GGUFEncoding.header(metadata: metadata, tensors: tensors, typeIDs: ids, alignment: alignment, file: destination)
@@ -22,7 +23,10 @@ public final class GGUFWriter: CheckpointWriter {
         self.tensors = tensors
         self.alignment = alignment
         self.writeOrder = Array(tensors.indices)
-        self.output = try AtomicOutput(destination: destination, overwrite: overwrite)
+        self.output = try AtomicOutput(destination: destination, overwrite: overwrite, filter: filter)
+        // The header is padded to the alignment, and so is every tensor's data (the last one too).
+        let padded = tensors.map { GGUFLayout.padded($0.byteCount, to: alignment) ?? -1 }
+        if let total = checkedTotal([header.count] + padded) { try output.expectSize(total) }
         try output.write(header)
     }
 

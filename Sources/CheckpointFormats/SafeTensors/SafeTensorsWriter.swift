@@ -54,8 +54,9 @@ public final class SafeTensorsWriter: CheckpointWriter {
         return out + json
     }
 
-    /// Creates the temporary output and writes the header. Names must be unique (as bytes).
-    public init(destination: String, metadata: [(key: String, value: String)]?, tensors: [TensorInfo], overwrite: Bool) throws {
+    /// Creates the temporary output and writes the header. Names must be unique (as bytes). A `filter`
+    /// (zstd) transforms the bytes on their way to the file.
+    public init(destination: String, metadata: [(key: String, value: String)]?, tensors: [TensorInfo], overwrite: Bool, filter: OutputFilter? = nil) throws {
         var names = Set<[UInt8]>()
         for tensor in tensors where !names.insert(Array(tensor.name.utf8)).inserted {
             throw SafeTensorsError.duplicateName(file: destination, tensor: tensor.name)
@@ -64,7 +65,8 @@ public final class SafeTensorsWriter: CheckpointWriter {
         self.tensors = tensors
         self.writeOrder = SafeTensorsWriter.layoutOrder(tensors)
         let header = try SafeTensorsWriter.headerBytes(metadata: metadata, orderedTensors: writeOrder.map { tensors[$0] }, path: destination)
-        self.output = try AtomicOutput(destination: destination, overwrite: overwrite)
+        self.output = try AtomicOutput(destination: destination, overwrite: overwrite, filter: filter)
+        if let total = checkedTotal([header.count] + tensors.map(\.byteCount)) { try output.expectSize(total) }
         try output.write(header)
     }
 

@@ -38,12 +38,13 @@ public final class TorchWriter: CheckpointWriter {
 
     /// Creates the output and writes every record before the tensor data. `aliases` name earlier
     /// tensors again (alias name, kept name); an alias whose kept tensor is absent is dropped.
-    public convenience init(destination: String, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], folder: String? = nil, overwrite: Bool) throws {
-        try self.init(destination: destination, tensors: tensors, aliases: aliases, folder: folder, overwrite: overwrite, zip64Threshold: Int(UInt32.max))
+    /// A `filter` (zstd) transforms the bytes on their way to the file.
+    public convenience init(destination: String, tensors: [TensorInfo], aliases: [(name: String, target: String)] = [], folder: String? = nil, overwrite: Bool, filter: OutputFilter? = nil) throws {
+        try self.init(destination: destination, tensors: tensors, aliases: aliases, folder: folder, overwrite: overwrite, zip64Threshold: Int(UInt32.max), filter: filter)
     }
 
     /// `zip64Threshold` below 4 GiB makes small records use zip64 fields (tests of that path).
-    init(destination: String, tensors: [TensorInfo], aliases: [(name: String, target: String)], folder: String?, overwrite: Bool, zip64Threshold: Int) throws {
+    init(destination: String, tensors: [TensorInfo], aliases: [(name: String, target: String)], folder: String?, overwrite: Bool, zip64Threshold: Int, filter: OutputFilter? = nil) throws {
         var names = Set<[UInt8]>()
         for tensor in tensors {
             guard names.insert(Array(tensor.name.utf8)).inserted else { throw SafeTensorsError.duplicateName(file: destination, tensor: tensor.name) }
@@ -66,7 +67,7 @@ public final class TorchWriter: CheckpointWriter {
                 entries.append(.alias(name: alias, of: tensorEntry))
             }
         }
-        zip = AlignedZipWriter(output: try AtomicOutput(destination: destination, overwrite: overwrite))
+        zip = AlignedZipWriter(output: try AtomicOutput(destination: destination, overwrite: overwrite, filter: filter))
         zip.zip64Threshold = zip64Threshold
         do {
             try zip.addRecord(name: folder + "/data.pkl", bytes: TorchPickleWriter.pickle(entries))
