@@ -2,11 +2,11 @@ import CheckpointLinalg
 
 /// The truncated SVD of one dense ΔW for extraction: randomized when the wanted rank is small
 /// against the matrix, checked a posteriori, and redone with a full SVD when the check fails.
-struct DeltaDecomposition {
-    enum Method: String, Sendable { case randomized, full }
+public struct DeltaDecomposition {
+    public enum Method: String, Sendable { case randomized, full }
 
     /// How the rank is chosen from the spectrum.
-    enum Choice: Sendable {
+    public enum Choice: Sendable {
         case rank(Int)
         /// PEFT's rule on the exact total energy: smallest k with Σσ² ≥ E·‖ΔW‖²_F.
         case energy(Double)
@@ -14,16 +14,16 @@ struct DeltaDecomposition {
         case epsilon(Double)
     }
 
-    var svd: ThinSVD
-    var rank: Int
-    var method: Method
+    public var svd: ThinSVD
+    public var rank: Int
+    public var method: Method
     /// ‖ΔW − B·A‖_F.
-    var error: Double
-    var norm: Double
+    public var error: Double
+    public var norm: Double
     /// error / (a lower bound of the optimal rank-k error); 1 for a full SVD.
-    var errorRatioEstimate: Double
+    public var errorRatioEstimate: Double
 
-    init(_ delta: Matrix, choice: Choice, maxRank: Int, options: RandomizedSVD.Options, tolerance: Double) throws {
+    public init(_ delta: Matrix, choice: Choice, maxRank: Int, options: RandomizedSVD.Options, tolerance: Double) throws {
         let length = min(delta.rows, delta.columns)
         let cap = max(min(maxRank, length), 1)
         let sketchRank: Int
