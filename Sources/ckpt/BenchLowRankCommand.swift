@@ -78,7 +78,7 @@ struct BenchLowRankCommand: ParsableCommand {
                 worstSigma = max(worstSigma, abs(Double(full.sigma[i]) - module.spectrum.sigma[i]) / Double(full.sigma[0]))
             }
             start = Clock.now()
-            let extracted = try DeltaDecomposition(dense, choice: .rank(extractRank), maxRank: extractRank, options: .init(), tolerance: 1.01)
+            let extracted = try DeltaDecomposition(dense, choice: .rank(extractRank), maxRank: extractRank, tolerance: 1.01)
             extractSeconds += Clock.now() - start
             methods[extracted.method.rawValue, default: 0] += 1
             let optimal = full.sigma.dropFirst(extractRank).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()

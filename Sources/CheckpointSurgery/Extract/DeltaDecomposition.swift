@@ -23,7 +23,9 @@ public struct DeltaDecomposition {
     /// error / (a lower bound of the optimal rank-k error); 1 for a full SVD.
     public var errorRatioEstimate: Double
 
-    public init(_ delta: Matrix, choice: Choice, maxRank: Int, options: RandomizedSVD.Options, tolerance: Double) throws {
+    /// `oversampling` nil: as many extra columns as the rank (at least 10), l = 2k, which captures
+    /// the slowly decaying spectra of fine-tuning deltas well enough to pass the check at once.
+    public init(_ delta: Matrix, choice: Choice, maxRank: Int, oversampling: Int? = nil, powerIterations: Int = 2, seed: UInt64 = 0, tolerance: Double) throws {
         let length = min(delta.rows, delta.columns)
         let cap = max(min(maxRank, length), 1)
         let sketchRank: Int
@@ -33,10 +35,9 @@ public struct DeltaDecomposition {
         }
         // A sketch that fails its bound is retried with twice the oversampling; one of half the
         // matrix or more costs as much as the full SVD, which is then run instead.
-        var oversampling = max(options.oversampling, 1)
+        var oversampling = max(oversampling ?? max(10, sketchRank), 1)
         while (sketchRank + oversampling) * 2 < length {
-            var attempt = options
-            attempt.oversampling = oversampling
+            let attempt = RandomizedSVD.Options(oversampling: oversampling, powerIterations: powerIterations, seed: seed)
             let sketch = try RandomizedSVD(delta, rank: sketchRank, options: attempt)
             let sigma = sketch.svd.sigma.map(Double.init)
             let k = Self.select(choice, sigma: sigma, total: sketch.frobeniusSquared, cap: cap)
