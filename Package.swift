@@ -21,7 +21,7 @@ let package = Package(
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .target(name: "CKernels", linkerSettings: [.linkedLibrary("m")]),
         .target(name: "CheckpointLinalg", dependencies: ["CBLAS", "CKernels"]),
-        .target(name: "CheckpointSurgery", dependencies: ["CheckpointLinalg", "CheckpointFormats", "CheckpointCore"]),
+        .target(name: "CheckpointSurgery", dependencies: ["CheckpointLinalg", "CKernels", "CheckpointFormats", "CheckpointCore"]),
         .executableTarget(
             name: "ckpt",
             dependencies: [

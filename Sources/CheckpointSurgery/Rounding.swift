@@ -10,11 +10,13 @@ enum Rounding {
     @inline(__always)
     static func toOddFloat(_ value: Double) -> Float {
         let nearest = Float(value)
-        guard nearest.isFinite, Double(nearest) != value else { return nearest }
         let bits = nearest.bitPattern
-        if bits & 1 == 1 { return nearest }
-        // Even and inexact: step one ulp towards the exact value, which makes the last bit odd.
-        return Double(nearest) < value ? nearest.nextUp : nearest.nextDown
+        // Inexact and even: step one ulp towards the exact value (which makes the last bit odd). In
+        // bit patterns a step away from zero is +1 for either sign.
+        let inexact = Double(nearest) != value && nearest.isFinite
+        guard inexact && bits & 1 == 0 else { return nearest }
+        let awayFromZero = abs(value) > abs(Double(nearest))
+        return Float(bitPattern: awayFromZero ? bits &+ 1 : bits &- 1)
     }
 
     /// Encodes `values` into `dtype` bytes at `destination` (little-endian, one rounding each).
@@ -25,18 +27,29 @@ enum Rounding {
             guard let base = values.baseAddress else { return }
             destination.copyMemory(from: UnsafeRawBufferPointer(start: base, count: count * 8))
         case .f32:
-            for i in 0..<count { destination.storeBytes(of: Float(values[i]).bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
+            guard let doubles = values.baseAddress else { return }
+            for i in 0..<count { destination.storeBytes(of: Float(doubles[i]).bitPattern.littleEndian, toByteOffset: i * 4, as: UInt32.self) }
         default:
             if scratch.count < count { scratch = [Float](repeating: 0, count: count) }
-            for i in 0..<count { scratch[i] = toOddFloat(values[i]) }
-            try scratch.withUnsafeBytes { raw in
-                try ElementConverter.convert(UnsafeRawBufferPointer(rebasing: raw[0..<(count * 4)]), from: .f32, into: destination, to: dtype, count: count)
+            try scratch.withUnsafeMutableBufferPointer { buffer in
+                guard let floats = buffer.baseAddress, let doubles = values.baseAddress else { return }
+                for i in 0..<count { floats[i] = toOddFloat(doubles[i]) }
+                try ElementConverter.convert(UnsafeRawBufferPointer(start: floats, count: count * 4), from: .f32, into: destination, to: dtype, count: count)
             }
         }
     }
 
-    /// Decodes `count` elements of `dtype` into Doubles (exact for every float dtype).
+    /// Decodes `count` elements of `dtype` into Doubles (exact for every float dtype). 16-bit floats go
+    /// through the codecs' fast Float32 kernels (exact: every f16/bf16 value is a Float32).
     static func decode(_ source: UnsafeRawBufferPointer, as dtype: DType, count: Int, into values: UnsafeMutableBufferPointer<Double>) throws {
-        try ElementConverter.convert(source, from: dtype, into: UnsafeMutableRawBufferPointer(values), to: .f64, count: count)
+        guard dtype == .bf16 || dtype == .f16, count > 0, let target = values.baseAddress else {
+            try ElementConverter.convert(source, from: dtype, into: UnsafeMutableRawBufferPointer(values), to: .f64, count: count)
+            return
+        }
+        let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: count)
+        defer { floats.deallocate() }
+        try ElementConverter.convert(source, from: dtype, into: UnsafeMutableRawBufferPointer(floats), to: .f32, count: count)
+        guard let base = floats.baseAddress else { return }
+        for i in 0..<count { target[i] = Double(base[i]) }
     }
 }

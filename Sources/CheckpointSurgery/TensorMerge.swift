@@ -1,6 +1,7 @@
 import CheckpointCore
 import CheckpointFormats
 import CheckpointLinalg
+import CKernels
 import Dispatch
 
 /// Computes one changed tensor of a merge or an unmerge, a block of rows at a time.
@@ -56,13 +57,15 @@ struct TensorMerge {
 
     /// Δ row `row` of step `step` (scaled) into `delta` (length `columns`), using `scratch`.
     func deltaRow(step: Int, row: Int, delta: UnsafeMutableBufferPointer<Double>, scratch: UnsafeMutablePointer<Float>) {
-        for j in 0..<columns { delta[j] = 0 }
+        guard let base = delta.baseAddress else { return }
+        base.initialize(repeating: 0, count: columns)
         for product in steps[step].products where row >= product.rowOffset && row < product.rowOffset + product.rows.rows {
             product.rows.row(row - product.rowOffset, into: scratch)
             let n = product.rows.columns
             // ΔW = Float32(P · s), PEFT's order: the product, then the scale, rounded once to Float32.
-            let scale = Double(product.scale)
-            for j in 0..<n { delta[product.columnOffset + j] += Double(Float(Double(scratch[j]) * scale)) }
+            let scale = product.scale
+            let target = base + product.columnOffset
+            for j in 0..<n { target[j] += Double(scratch[j] * scale) }
         }
     }
 
@@ -105,6 +108,10 @@ struct TensorMerge {
     /// Runs the second pass: reads input rows from `source`, writes output bytes through `sink`
     /// in blocks of rows. Returns the energies (input, change).
     func run(_ direction: Direction, source: RowSource, blockBytes: Int = 8 << 20, sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Energy {
+        if let single = singleFullProduct, doraSteps.isEmpty, biasSteps.isEmpty, [.f32, .bf16, .f16].contains(info.dtype),
+           [.f32, .bf16, .f16].contains(source.reader.tensors[source.index].dtype) {
+            return try runFused(direction, product: single, source: source, blockBytes: blockBytes, sink: sink)
+        }
         let width = info.dtype.bits / 8
         let factorTables = try doraSteps.reduce(into: [Int: [Double]]()) { $0[$1] = try factors(step: $1) }
         let rowsPerBlock = max(1, min(rows, blockBytes / max(columns * 8, 1)))
@@ -129,58 +136,60 @@ struct TensorMerge {
                 guard lower < upper else { return }
                 slots[worker] = computeRows(direction, first: first, local: lower..<upper, inputs: inputs, outputs: outputs, factors: factorTables)
             }
-            for slot in results {
-                if let error = slot.2 { throw error }
-                if let element = slot.1 { throw SurgeryError.nonFinite(tensor: info.name, module: module, element: element) }
-                energy.base += slot.0.base
-                energy.change += slot.0.change
-            }
+            try collect(results, into: &energy)
             try sink(UnsafeRawBufferPointer(rebasing: output[0..<(count * columns * width)]))
             start += count
         }
         return energy
     }
 
-    /// One worker's rows of a block: the maths of the type's comment.
+    /// One worker's rows of a block: the maths of the type's comment, on raw pointers (hot loop).
     private func computeRows(_ direction: Direction, first: Int, local: Range<Int>, inputs: UnsafeMutableBufferPointer<Double>,
                              outputs: UnsafeMutableRawBufferPointer, factors: [Int: [Double]]) -> (Energy, Int?, Error?) {
         let width = info.dtype.bits / 8
+        let n = columns
         var energy = Energy()
-        var delta = [Double](repeating: 0, count: columns)
-        var accumulator = [Double](repeating: 0, count: columns)
-        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(columns, 1))
-        defer { scratch.deallocate() }
+        let delta = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
+        let accumulator = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+        defer { delta.deallocate(); accumulator.deallocate(); scratch.deallocate() }
         var encodeScratch: [Float] = []
         let order = direction == .merge ? Array(steps.indices) : Array(steps.indices.reversed())
+        let sign = direction == .merge ? 1.0 : -1.0
+        guard let inputBase = inputs.baseAddress else { return (energy, nil, nil) }
         for local in local {
             let row = first + local
-            let w = UnsafeMutableBufferPointer(rebasing: inputs[(local * columns)..<((local + 1) * columns)])
-            for j in 0..<columns { accumulator[j] = w[j] }
-            if direction == .unmerge { applyBias(&accumulator, sign: -1) }
+            let w = inputBase + local * n
+            accumulator.update(from: w, count: n)
+            if direction == .unmerge { applyBias(accumulator, n, sign: -1) }
             for k in order {
-                delta.withUnsafeMutableBufferPointer { deltaRow(step: k, row: row, delta: $0, scratch: scratch) }
+                deltaRow(step: k, row: row, delta: UnsafeMutableBufferPointer(start: delta, count: n), scratch: scratch)
                 if let table = factors[k] {
                     let perRow = steps[k].factorPerRow
-                    for j in 0..<columns {
-                        let f = perRow ? table[row] : table[j]
-                        accumulator[j] = direction == .merge ? f * (accumulator[j] + delta[j]) : accumulator[j] / f - delta[j]
+                    table.withUnsafeBufferPointer { f in
+                        for j in 0..<n {
+                            let factor = perRow ? f[row] : f[j]
+                            accumulator[j] = direction == .merge ? factor * (accumulator[j] + delta[j]) : accumulator[j] / factor - delta[j]
+                        }
                     }
-                } else if direction == .merge {
-                    for j in 0..<columns { accumulator[j] += delta[j] }
                 } else {
-                    for j in 0..<columns { accumulator[j] -= delta[j] }
+                    for j in 0..<n { accumulator[j] += sign * delta[j] }
                 }
             }
-            if direction == .merge { applyBias(&accumulator, sign: 1) }
-            for j in 0..<columns {
-                if !accumulator[j].isFinite && w[j].isFinite { return (energy, row * columns + j, nil) }
-                energy.base += w[j] * w[j]
-                let change = accumulator[j] - w[j]
-                if change.isFinite { energy.change += change * change }
+            if direction == .merge { applyBias(accumulator, n, sign: 1) }
+            var baseEnergy = 0.0, changeEnergy = 0.0
+            for j in 0..<n {
+                let before = w[j], after = accumulator[j]
+                if !after.isFinite && before.isFinite { return (energy, row * n + j, nil) }
+                baseEnergy += before * before
+                let change = after - before
+                changeEnergy += change.isFinite ? change * change : 0
             }
+            energy.base += baseEnergy
+            energy.change += changeEnergy
             do {
-                let target = UnsafeMutableRawBufferPointer(rebasing: outputs[(local * columns * width)..<((local + 1) * columns * width)])
-                try accumulator.withUnsafeBufferPointer { try Rounding.encode($0, as: info.dtype, into: target, scratch: &encodeScratch) }
+                let target = UnsafeMutableRawBufferPointer(rebasing: outputs[(local * n * width)..<((local + 1) * n * width)])
+                try Rounding.encode(UnsafeBufferPointer(start: accumulator, count: n), as: info.dtype, into: target, scratch: &encodeScratch)
             } catch {
                 return (energy, nil, error)
             }
@@ -188,19 +197,115 @@ struct TensorMerge {
         return (energy, nil, nil)
     }
 
-    private func applyBias(_ values: inout [Double], sign: Double) {
-        for step in biasSteps where step.values.count == values.count {
+    /// Adds the workers' energies, or throws the first worker's failure.
+    private func collect(_ results: UnsafeMutableBufferPointer<(Energy, Int?, Error?)>, into energy: inout Energy) throws {
+        for slot in results {
+            if let error = slot.2 { throw error }
+            if let element = slot.1 { throw SurgeryError.nonFinite(tensor: info.name, module: module, element: element) }
+            energy.base += slot.0.base
+            energy.change += slot.0.change
+        }
+    }
+
+    /// The one product of a plain LoRA step covering the whole tensor, when that is all there is to do.
+    private var singleFullProduct: Product? {
+        guard steps.count == 1, let product = steps[0].products.first, steps[0].products.count == 1, steps[0].magnitude == nil,
+              product.rowOffset == 0, product.columnOffset == 0, product.rows.columns == columns, product.rows.rows == rows else { return nil }
+        return product
+    }
+
+    /// The common case (one plain LoRA product over the whole tensor of a f32/bf16/f16 base), fused
+    /// in C per row with the same arithmetic as the general path: W ± Float32(P·s) formed exactly,
+    /// checked, measured and rounded (to odd for 16-bit outputs), then encoded by the fast kernels.
+    private func runFused(_ direction: Direction, product: Product, source: RowSource, blockBytes: Int,
+                          sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Energy {
+        let n = columns, width = info.dtype.bits / 8
+        let rowsPerBlock = max(1, min(rows, blockBytes / max(n * 4, 1)))
+        let input = UnsafeMutableBufferPointer<Float>.allocate(capacity: rowsPerBlock * n)
+        defer { input.deallocate() }
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: max(rowsPerBlock * n * width, 1), alignment: 64)
+        defer { output.deallocate() }
+        let workers = max(1, min(threads, rowsPerBlock))
+        let sign: Double = direction == .merge ? 1 : -1
+        let toOdd: Int32 = info.dtype == .f32 ? 0 : 1
+        var energy = Energy()
+        var start = 0
+        while start < rows {
+            let count = min(rowsPerBlock, rows - start)
+            try source.readFloats(rows: start..<(start + count), into: UnsafeMutableBufferPointer(rebasing: input[0..<(count * n)]))
+            let results = UnsafeMutableBufferPointer<(Energy, Int?, Error?)>.allocate(capacity: workers)
+            results.initialize(repeating: (Energy(), nil, nil))
+            defer { results.deallocate() }
+            nonisolated(unsafe) let (inputs, outputs, slots) = (input, output, results)
+            let (first, dtype) = (start, info.dtype)
+            DispatchQueue.concurrentPerform(iterations: workers) { worker in
+                let per = (count + workers - 1) / workers
+                let lower = worker * per, upper = min(count, lower + per)
+                guard lower < upper, let base = inputs.baseAddress else { return }
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+                let rounded = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
+                defer { scratch.deallocate(); rounded.deallocate() }
+                var local = Energy()
+                for position in lower..<upper {
+                    let row = first + position
+                    product.rows.row(row, into: scratch)
+                    let bad = ckpt_merge_row(base + position * n, scratch, product.scale, sign, n, toOdd, rounded, &local.base, &local.change)
+                    if bad >= 0 { slots[worker] = (local, row * n + bad, nil); return }
+                    let target = UnsafeMutableRawBufferPointer(rebasing: outputs[(position * n * width)..<((position + 1) * n * width)])
+                    do {
+                        try ElementConverter.convert(UnsafeRawBufferPointer(start: rounded, count: n * 4), from: .f32, into: target, to: dtype, count: n)
+                    } catch {
+                        slots[worker] = (local, nil, error)
+                        return
+                    }
+                }
+                slots[worker] = (local, nil, nil)
+            }
+            try collect(results, into: &energy)
+            try sink(UnsafeRawBufferPointer(rebasing: output[0..<(count * n * width)]))
+            start += count
+        }
+        return energy
+    }
+
+    private func applyBias(_ values: UnsafeMutablePointer<Double>, _ count: Int, sign: Double) {
+        for step in biasSteps where step.values.count == count {
             let factor = Double(Float(step.factor))
-            for j in values.indices { values[j] += sign * Double(Float(factor * step.values[j])) }
+            for j in 0..<count { values[j] += sign * Double(Float(factor * step.values[j])) }
         }
     }
 }
-
-/// Rows of a tensor decoded into Doubles, read with `pread` when the reader offers a file range.
+/// Rows of a tensor decoded into Doubles (or Floats for f32/bf16/f16), read with `pread` when the
+/// reader offers a file range.
 struct RowSource {
     let reader: any CheckpointReader
     let index: Int
     let columns: Int
+
+    /// Rows of a f32/bf16/f16 tensor as Floats (exact).
+    func readFloats(rows: Range<Int>, into values: UnsafeMutableBufferPointer<Float>) throws {
+        let info = reader.tensors[index]
+        let width = info.dtype.bits / 8
+        let count = rows.count * columns
+        let offset = rows.lowerBound * columns * width
+        try withBytes(offset: offset, count: count * width) { bytes in
+            try ElementConverter.convert(bytes, from: info.dtype, into: UnsafeMutableRawBufferPointer(values), to: .f32, count: count)
+        }
+    }
+
+    /// Calls `body` with `count` bytes of the tensor from `offset` (pread into a buffer, or mapped).
+    private func withBytes(offset: Int, count: Int, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        if let source = reader.source(of: index) {
+            let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count, 1), alignment: 64)
+            defer { raw.deallocate() }
+            let target = UnsafeMutableRawBufferPointer(rebasing: raw[0..<count])
+            try source.file.read(into: target, at: source.offset + offset)
+            try body(UnsafeRawBufferPointer(target))
+        } else {
+            let data = try reader.data(at: index)
+            try body(UnsafeRawBufferPointer(rebasing: data.bytes[offset..<(offset + count)]))
+        }
+    }
 
     func read(rows: Range<Int>, into values: UnsafeMutableBufferPointer<Double>) throws {
         let info = reader.tensors[index]

@@ -28,6 +28,9 @@ struct BenchCommand: ParsableCommand {
     @Option(name: .long, help: "Runs per measurement; the median is reported.")
     var `repeat` = 3
 
+    @Flag(name: .long, help: "Also time ckpt merge of a rank-16 all-linear adapter against cp+fsync plus the delta arithmetic (and a plain-torch merge when Python has torch).")
+    var merge = false
+
     @Flag(name: .long, help: "Keep the generated folder.")
     var keep = false
 
@@ -43,7 +46,7 @@ struct BenchCommand: ParsableCommand {
         let parent = dir ?? getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         guard FolderListing.isFolder(parent) else { throw UsageError("--dir '\(escapedForTerminal(parent))' is not a folder") }
         // The source and one output at a time, plus room for headers and the file system's own needs.
-        let needed = 2 * BenchModel.tensorBytes(layers: layers) + (64 << 20)
+        let needed = 2 * BenchModel.tensorBytes(layers: layers) + (merge ? 128 << 20 : 64 << 20)
         let folder = try BenchFolder(parent: parent, needed: needed, keep: keep)
         defer {
             if keep { Terminal.printError("kept \(escapedForTerminal(folder.path))") } else { folder.remove() }
@@ -65,8 +68,15 @@ struct BenchCommand: ParsableCommand {
             model: model, layers: layers, machine: BenchMachine.current(folder: folder.path),
             residentBefore: residentBefore, residentAfter: BenchPageCache.residentFraction(model.path),
             cp: runs.cp, cpSync: runs.cpSync, same: runs.same, cast: runs.cast, inspectProcess: runs.inspect, inspect: inspect)
+        let mergeResult = merge ? try BenchMerge.measure(model: model, layers: layers, folder: folder, repeat: `repeat`, status: status) : nil
         status.clear()
-        print(json ? JSONEmitter(style: .python(indent: 2)).text(report.json) : report.text, terminator: json ? "\n" : "")
+        if json {
+            var value = report.json
+            if case let .object(members) = value, let mergeResult { value = .object(members + [JSONMember("merge", mergeResult.json)]) }
+            print(JSONEmitter(style: .python(indent: 2)).text(value))
+        } else {
+            print(report.text + (mergeResult?.text ?? ""), terminator: "")
+        }
     }
 
     struct Runs {

@@ -82,3 +82,32 @@ import CheckpointCore
         }
     }
 }
+
+/// The fused C path (one plain LoRA per tensor) and the general path (several steps) share their
+/// arithmetic: adding a second adapter with weight 0 sends every tensor through the general path and
+/// must not change a single bit, in f32 and bf16 (where the round-to-odd step matters).
+@Suite struct FusedPathTests {
+    @Test(arguments: ["llama-f32", "llama-bf16"])
+    func fusedAndGeneralPathsAgreeBitForBit(_ base: String) throws {
+        let folder = try makeTemporaryFolder("fused")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let (fused, _) = try merge(base: fixture(base), adapters: [fixture("lora")], into: folder, name: "fused.safetensors")
+        let (general, _) = try merge(base: fixture(base), adapters: [fixture("lora"), fixture("rslora")], weights: [1, 0], into: folder, name: "general.safetensors")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: fused)) == Data(contentsOf: URL(fileURLWithPath: general)))
+    }
+}
+
+@Suite struct ShardedMergeTests {
+    /// A sharded output (folder + index) is merged, read back for the residual, and restored exactly.
+    @Test func shardedOutputRoundTrips() throws {
+        let folder = try makeTemporaryFolder("sharded")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let adapter = try Adapter.load(path: fixture("lora"))
+        let job = try MergeJob(basePath: fixture("llama-bf16"), adapters: [adapter], weights: [1], options: .init())
+        let residual = folder + "/residual.safetensors"
+        let outcome = try job.run(to: .shardedSafetensors(folder: folder + "/merged", prefix: "model", maxShardSize: 40_000), overwrite: false, residual: .safetensors(path: residual))
+        #expect(outcome.outputs.count == 3)
+        _ = try unmerge(merged: folder + "/merged", adapters: [fixture("lora")], residual: residual, into: folder + "/restored.safetensors")
+        #expect(FileManager.default.contentsEqual(atPath: folder + "/restored.safetensors", andPath: fixture("llama-bf16/model.safetensors")))
+    }
+}

@@ -6,4 +6,13 @@
 /// so the result is the same bit for bit on every CPU. `v` is r rows of `ldv` floats.
 void ckpt_lowrank_row_fma(const float *u, int r, const float *v, long ldv, long n, float *out);
 
+/// One merged (sign = 1) or unmerged (sign = -1) row of a single plain LoRA step, fused:
+/// out[j] = round(w[j] + sign * (float)(p[j] * scale)), with W + ΔW formed exactly in double and
+/// rounded to float either to nearest-even (Float32 output) or to odd (`round_to_odd`, for a second,
+/// exact rounding into a 16-bit dtype). Adds Σ w² and Σ ΔW² to the two energies (partial sums in a
+/// fixed lane order: deterministic). Returns the first j whose result is NaN or infinite where w[j]
+/// is finite, or -1.
+long ckpt_merge_row(const float *w, const float *p, float scale, double sign, long n, int round_to_odd,
+                    float *out, double *base_energy, double *change_energy);
+
 #endif
