@@ -163,4 +163,38 @@ import FoundationXML
             for name in ["model.layers.0.input_layernorm.weight"] { #expect(errors[name] == 0) }
         }
     }
+
+    /// PEFT reads a resized adapter's per-module ranks and alphas (rank_pattern / alpha_pattern) as
+    /// ckpt meant them: its merged ‖ΔW‖_F equals the ‖ΔW‖_F `ckpt rank` computes from the factors.
+    @Test(.enabled(if: enabled, "no Python with peft, transformers and torch: set CKPT_PYTHON"))
+    func peftReadsResizedRankAndAlphaPatterns() throws {
+        let python = try #require(Self.python, "CKPT_REQUIRE_PYTHON=1 but no python with peft (set CKPT_PYTHON)")
+        let rank = repositoryFixtures + "/rank"
+        let folder = try temporaryFolder("resize-peft")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect(try ckpt(["resize", rank + "/lora", "-o", folder + "/r", "--budget", "70KB"]).status == 0)
+        let config = try String(contentsOfFile: folder + "/r/adapter_config.json", encoding: .utf8)
+        #expect(config.contains("\"rank_pattern\": {\n    \"model."))
+        let run = try ckpt(["rank", folder + "/r", "--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let modules = try #require(report["modules"] as? [[String: Any]])
+        #expect(Set(modules.map { $0["rank"] as? Int ?? 0 }).count > 1)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = [rank + "/check_adapter.py", rank + "/base", folder + "/r"]
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let norms = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Double])
+        #expect(norms.count == 14)
+        for module in modules {
+            let name = (module["module"] as? String ?? "") + ".weight"
+            let ours = module["frobenius_norm"] as? Double ?? -1, peft = try #require(norms[name], "\(name)")
+            #expect(abs(peft - ours) <= 1e-5 * ours, "\(name): PEFT \(peft), ckpt \(ours)")
+        }
+    }
 }
