@@ -59,8 +59,6 @@ struct ResizeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Keep a fraction E of the energy Σσ² of the whole adapter, allocating ranks across modules.", valueName: "E"))
     var energy: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Factor dtype of the output: f32, f16 or bf16 (default: the input's).", valueName: "DTYPE"))
-    var dtype: String?
 
     @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read ADAPTER as this kind instead of detecting it. Values: peft, kohya.", valueName: "KIND"))
     var adapterFormat: String?
@@ -68,11 +66,7 @@ struct ResizeCommand: ParsableCommand {
     @Flag(name: .long, help: "Print kohya's per-module columns: sum(S) retained, fro retained, max(S) ratio.")
     var verbose = false
 
-    @Flag(name: .long, help: "Print the report as JSON on stdout.")
-    var json = false
-
-    @Flag(name: .long, help: "Replace OUT if it exists.")
-    var force = false
+    @OptionGroup var writing: AdapterWriteArguments
 
     func selection() throws -> ResizeOperation.Selection {
         let rules = [svRatio != nil, svFro != nil, svCumulative != nil, budget != nil, energy != nil].filter { $0 }.count
@@ -109,26 +103,15 @@ struct ResizeCommand: ParsableCommand {
     func run() throws {
         let selection = try selection()
         let loaded = try AdapterChoice(format: adapterFormat, meloraScale: nil).load(adapter)
-        let outputType = try OutputDType.resolve(dtype, adapter: loaded)
+        let outputType = try writing.outputDType(like: loaded)
         let operation = try ResizeOperation(adapter: loaded, selection: selection, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(loaded))
-        let written = try AdapterOutputWriter.write(operation.output, like: loaded, to: output, overwrite: force,
+        let written = try AdapterOutputWriter.write(operation.output, like: loaded, to: output, overwrite: writing.force,
                                                      kohyaMetadata: [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"),
                                                                      ("ss_training_comment", "resized by ckpt")])
-        if json {
+        if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(ResizeReport.json(operation, written: written)))
         } else {
             print(ResizeReport.text(operation, verbose: verbose, written: written), terminator: "")
         }
-    }
-}
-
-/// `--dtype` of commands that write adapters.
-enum OutputDType {
-    static func resolve(_ name: String?, adapter: Adapter?) throws -> DType {
-        guard let name else { return try adapter.map(AdapterSource.factorDType) ?? .f32 }
-        guard let dtype = DType(userName: name), [.f32, .f16, .bf16].contains(dtype) else {
-            throw UsageError("--dtype '\(name)' is not f32, f16 or bf16")
-        }
-        return dtype
     }
 }

@@ -130,6 +130,21 @@ import FoundationXML
         return nil
     }()
 
+    /// Runs a fixture script and parses the JSON object of numbers it prints.
+    static func runJSON(_ python: String, _ arguments: [String]) throws -> [String: Double] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(arguments)")
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Double])
+    }
+
     static var enabled: Bool { python != nil || ProcessInfo.processInfo.environment["CKPT_REQUIRE_PYTHON"] == "1" }
 
     @Test(.enabled(if: enabled, "no Python with peft, transformers and torch: set CKPT_PYTHON"))
@@ -143,17 +158,7 @@ import FoundationXML
             #expect(run.status == 0, "\(run.stderr)")
             let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
             let modules = try #require(report["modules"] as? [[String: Any]])
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [rank + "/check_extract.py", rank + "/base", rank + "/tuned", folder + "/a"]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
-            let errors = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Double])
+            let errors = try Self.runJSON(python, [rank + "/check_extract.py", rank + "/base", rank + "/tuned", folder + "/a"])
             #expect(errors.count == 16)  // 14 projections, the embedding, the changed norm
             for module in modules {
                 let name = (module["module"] as? String ?? "") + ".weight"
@@ -179,17 +184,7 @@ import FoundationXML
         let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
         let modules = try #require(report["modules"] as? [[String: Any]])
         #expect(Set(modules.map { $0["rank"] as? Int ?? 0 }).count > 1)
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = [rank + "/check_adapter.py", rank + "/base", folder + "/r"]
-        let out = Pipe()
-        process.standardOutput = out
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        let data = out.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        #expect(process.terminationStatus == 0)
-        let norms = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Double])
+        let norms = try Self.runJSON(python, [rank + "/check_adapter.py", rank + "/base", folder + "/r"])
         #expect(norms.count == 14)
         for module in modules {
             let name = (module["module"] as? String ?? "") + ".weight"
