@@ -11,7 +11,8 @@ struct ResizeCommand: ParsableCommand {
         Each module's exact SVD comes from its factors (QR of B and Aᵀ, SVD of the r×r core); the kept \
         components become B = U·diag(σ), A = Vᵀ (σ on the up side, as kohya does), and alpha is rescaled \
         so the scale α/r (α/√r with rsLoRA) is unchanged. The output keeps the adapter's layout (a PEFT \
-        folder with rank_pattern/alpha_pattern, or a kohya file) and its modules_to_save tensors.
+        folder with rank_pattern/alpha_pattern, a kohya file, or MELoRA resized block by block with each \
+        block's scale baked into its B) and its modules_to_save tensors.
 
         Rules (one of them):
           --rank R            keep R components (also the cap of the dynamic rules; default: the module's rank)
@@ -60,8 +61,11 @@ struct ResizeCommand: ParsableCommand {
     var energy: Double?
 
 
-    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read ADAPTER as this kind instead of detecting it. Values: peft, kohya.", valueName: "KIND"))
+    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read ADAPTER as this kind instead of detecting it. Values: peft, kohya, melora.", valueName: "KIND"))
     var adapterFormat: String?
+
+    @Option(name: .customLong("melora-scale"), help: ArgumentHelp("Absolute scale of a MyTransformers MELoRA input, which does not store it.", valueName: "S"))
+    var meloraScale: Double?
 
     @Flag(name: .long, help: "Print kohya's per-module columns: sum(S) retained, fro retained, max(S) ratio.")
     var verbose = false
@@ -102,12 +106,19 @@ struct ResizeCommand: ParsableCommand {
 
     func run() throws {
         let selection = try selection()
-        let loaded = try AdapterChoice(format: adapterFormat, meloraScale: nil).load(adapter)
+        let loaded = try AdapterChoice(format: adapterFormat, meloraScale: meloraScale).load(adapter)
         let outputType = try writing.outputDType(like: loaded)
         let operation = try ResizeOperation(adapter: loaded, selection: selection, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(loaded))
-        let written = try AdapterOutputWriter.write(operation.output, like: loaded, to: output, overwrite: writing.force,
-                                                     kohyaMetadata: [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"),
-                                                                     ("ss_training_comment", "resized by ckpt")])
+        var written = [output]
+        if loaded.format == .melora {
+            // Blocks keep the input's MELoRA layout, with their scales baked in (MyTransformers: lora_scaler 1).
+            let naming: MELoRAWriter.Naming = FolderListing.isFolder(loaded.path) ? .official : .mytransformers
+            try MELoRAWriter.write(operation.meloraModules, naming: naming, to: output, dtype: outputType, overwrite: writing.force)
+        } else {
+            written = try AdapterOutputWriter.write(operation.output, like: loaded, to: output, overwrite: writing.force,
+                                                    kohyaMetadata: [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"),
+                                                                    ("ss_training_comment", "resized by ckpt")])
+        }
         if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(ResizeReport.json(operation, written: written)))
         } else {
