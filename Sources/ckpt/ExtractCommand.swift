@@ -47,8 +47,8 @@ struct ExtractCommand: ParsableCommand {
     @Flag(name: .customLong("embed-lora"), help: "Extract changed embeddings as lora_embedding_A/B instead of saving them whole.")
     var embedLoRA = false
 
-    @Option(name: .long, help: ArgumentHelp("Extra sketch columns of the randomized SVD (default 10).", valueName: "P"))
-    var oversampling: Int = 10
+    @Option(name: .long, help: ArgumentHelp("Extra sketch columns of the randomized SVD (default: the rank, at least 10).", valueName: "P"))
+    var oversampling: Int?
 
     @Option(name: .customLong("power-iterations"), help: ArgumentHelp("Power iterations of the randomized SVD (default 2).", valueName: "Q"))
     var powerIterations: Int = 2
@@ -59,20 +59,14 @@ struct ExtractCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Redo a module with a full SVD when its error may exceed T × the optimal error (default 1.01).", valueName: "T"))
     var tolerance: Double = 1.01
 
-    @Option(name: .long, help: ArgumentHelp("Dtype of the written factors: f32 (default), f16 or bf16.", valueName: "DTYPE"))
-    var dtype: String?
 
-    @Flag(name: .long, help: "Print the report as JSON on stdout.")
-    var json = false
-
-    @Flag(name: .long, help: "Replace OUT if it exists.")
-    var force = false
+    @OptionGroup var writing: AdapterWriteArguments
 
     func options() throws -> ExtractOperation.Options {
         let given = [rank != nil, energy != nil, svEpsilon != nil].filter { $0 }.count
         guard given == 1 else { throw UsageError("give exactly one of --rank, --energy, --sv-epsilon") }
         guard maxRank >= 1 else { throw UsageError("--max-rank must be at least 1") }
-        guard oversampling >= 0, powerIterations >= 0 else { throw UsageError("--oversampling and --power-iterations must not be negative") }
+        guard (oversampling ?? 0) >= 0, powerIterations >= 0 else { throw UsageError("--oversampling and --power-iterations must not be negative") }
         guard tolerance >= 1, tolerance.isFinite else { throw UsageError("--tolerance must be a finite number ≥ 1") }
         let choice: ExtractOperation.Options.Choice
         if let rank {
@@ -86,16 +80,16 @@ struct ExtractCommand: ParsableCommand {
             choice = .epsilon(svEpsilon)
         }
         return .init(choice: choice, maxRank: rank.map { max($0, maxRank) } ?? maxRank, embedLoRA: embedLoRA, oversampling: oversampling,
-                     powerIterations: powerIterations, seed: seed, tolerance: tolerance, dtype: try OutputDType.resolve(dtype ?? "f32", adapter: nil))
+                     powerIterations: powerIterations, seed: seed, tolerance: tolerance, dtype: try writing.outputDType(like: nil))
     }
 
     func run() throws {
         let options = try options()
         let started = Clock.now()
         let operation = try ExtractOperation(base: try Checkpoint.open(base), tuned: try Checkpoint.open(tuned), options: options)
-        try PEFTAdapterWriter.write(operation.output, folder: output, template: nil, modulesToSave: operation.modulesToSave, overwrite: force)
+        try PEFTAdapterWriter.write(operation.output, folder: output, template: nil, modulesToSave: operation.modulesToSave, overwrite: writing.force)
         let seconds = Clock.now() - started
-        if json {
+        if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(ExtractReport.json(operation, seconds: seconds)))
         } else {
             print(ExtractReport.text(operation, output: output, seconds: seconds), terminator: "")

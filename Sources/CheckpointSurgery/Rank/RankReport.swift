@@ -39,12 +39,15 @@ public struct RankReport: Sendable {
     public var notes: [String]
 
     /// Analyses every low-rank module of `adapter`; with `base`, also reads each module's base weight
-    /// (one at a time) for ‖W‖_F and σ₁(W) (power iteration, not a dense SVD).
+    /// (one at a time) for ‖W‖_F and σ₁(W) (subspace iteration, not a dense SVD).
     public init(adapter: Adapter, base: (any CheckpointReader)? = nil, basePath: String? = nil) throws {
         adapterPath = adapter.path
         format = adapter.format
         self.basePath = basePath
         notes = adapter.notes
+        if adapter.deltas.contains(where: { $0.magnitude != nil }) {
+            notes.append("DoRA modules: the spectra are those of s·B·A; the magnitude vector's rescaling is not part of them")
+        }
         let names = base.map { BaseNames(tensors: $0.tensors, tieWordEmbeddings: basePath.flatMap(BaseNames.tieWordEmbeddings(basePath:))) }
         var result: [Module] = []
         for delta in adapter.deltas {
@@ -60,7 +63,9 @@ public struct RankReport: Sendable {
                                                      base: base.tensors[index].name, baseShape: base.tensors[index].shape)
                 }
                 let norm = weight.frobeniusNorm
-                let top = try SpectralNorm.estimate(weight)
+                // A 32-column subspace iteration (Rayleigh–Ritz): converges where single-vector power
+                // iteration stalls because σ₁ and σ₂ are close, as in nearly random weights.
+                let top = Double(try RandomizedSVD(weight, rank: 1, options: .init(oversampling: 31, powerIterations: 10)).svd.sigma.first ?? 0)
                 module.relativeNorm = norm > 0 ? statistics.frobeniusNorm / norm : nil
                 module.spectralRatio = top > 0 ? statistics.spectralNorm / top : nil
             }
