@@ -160,6 +160,7 @@ import Foundation
     /// Runs ckpt on inputs of growing size until a SIGTERM lands while `underWay` holds, then checks.
     func interrupt(sizes start: Int, prepare: (Int) throws -> Void, arguments: [String], scratch: String, underWay: () -> Bool, check: () throws -> Void) throws {
         var count = start
+        var statuses: [Int32] = []
         for _ in 0..<3 {
             try prepare(count)
             let process = Process()
@@ -172,13 +173,14 @@ import Foundation
             while Date() < deadline && process.isRunning && !underWay() { usleep(200) }
             if process.isRunning { kill(process.processIdentifier, SIGTERM) }
             process.waitUntilExit()
+            statuses.append(process.terminationStatus)
             if process.terminationStatus == 128 + SIGTERM {
                 try check()
                 return
             }
             count *= 2
         }
-        Issue.record("ckpt always finished before SIGTERM arrived")
+        Issue.record("ckpt always finished before SIGTERM arrived (exit statuses \(statuses))")
     }
 
     func requireZstd() throws -> String {
