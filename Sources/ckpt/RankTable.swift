@@ -19,8 +19,8 @@ enum RankTable {
             }
             out += "\n" + Numbers.table(rows)
         }
-        if by == "type" || by == "all" { out += "\nBy module type (means)\n" + groupTable(report.byType, title: "type", withBase: withBase) }
-        if by == "layer" || by == "all" { out += "\nBy layer (means)\n" + groupTable(report.byLayer, title: "layer", withBase: withBase) }
+        if by == "type" || by == "all" { out += "\nBy module type (r, num, unused: totals; the other columns: means)\n" + groupTable(report.byType, title: "type", withBase: withBase) }
+        if by == "layer" || by == "all" { out += "\nBy layer (r, num, unused: totals; the other columns: means)\n" + groupTable(report.byLayer, title: "layer", withBase: withBase) }
         let total = report.total
         out += "\nAll modules: stored rank \(total.storedRank), numerical rank \(total.numericalRank), unused \(total.unusedRank); mean entropy rank \(fixed(total.entropyRank)), mean stable rank \(fixed(total.stableRank))\n"
         for note in report.notes { out += "note: \(note)\n" }
