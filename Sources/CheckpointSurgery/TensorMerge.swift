@@ -217,14 +217,25 @@ struct TensorMerge {
     /// The common case (one plain LoRA product over the whole tensor of a f32/bf16/f16 base), fused
     /// in C per row with the same arithmetic as the general path: W ± Float32(P·s) formed exactly,
     /// checked, measured and rounded (to odd for 16-bit outputs), then encoded by the fast kernels.
+    /// Blocks are written on a serial queue while the next one is computed (two output buffers).
     private func runFused(_ direction: Direction, product: Product, source: RowSource, blockBytes: Int,
                           sink: (UnsafeRawBufferPointer) throws -> Void) throws -> Energy {
+        try withoutActuallyEscaping(sink) { sink in
+            let writes = BlockWrites(sink)
+            defer { writes.drain() }
+            let energy = try runFused(direction, product: product, source: source, blockBytes: blockBytes, writes: writes)
+            try writes.finish()
+            return energy
+        }
+    }
+
+    private func runFused(_ direction: Direction, product: Product, source: RowSource, blockBytes: Int, writes: BlockWrites) throws -> Energy {
         let n = columns, width = info.dtype.bits / 8
         let rowsPerBlock = max(1, min(rows, blockBytes / max(n * 4, 1)))
         let input = UnsafeMutableBufferPointer<Float>.allocate(capacity: rowsPerBlock * n)
         defer { input.deallocate() }
-        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: max(rowsPerBlock * n * width, 1), alignment: 64)
-        defer { output.deallocate() }
+        let buffers = (0..<2).map { _ in OwnedBytes(count: max(rowsPerBlock * n * width, 1)) }
+        var blockIndex = 0
         let workers = max(1, min(threads, rowsPerBlock))
         let sign: Double = direction == .merge ? 1 : -1
         let toOdd: Int32 = info.dtype == .f32 ? 0 : 1
@@ -232,6 +243,8 @@ struct TensorMerge {
         var start = 0
         while start < rows {
             let count = min(rowsPerBlock, rows - start)
+            let output = buffers[blockIndex % 2].bytes
+            blockIndex += 1
             try source.readFloats(rows: start..<(start + count), into: UnsafeMutableBufferPointer(rebasing: input[0..<(count * n)]))
             let results = UnsafeMutableBufferPointer<(Energy, Int?, Error?)>.allocate(capacity: workers)
             results.initialize(repeating: (Energy(), nil, nil))
@@ -262,7 +275,9 @@ struct TensorMerge {
                 slots[worker] = (local, nil, nil)
             }
             try collect(results, into: &energy)
-            try sink(UnsafeRawBufferPointer(rebasing: output[0..<(count * n * width)]))
+            // At most one write in flight: the previous block's, which used the other buffer.
+            try writes.waitForPending()
+            writes.submit(UnsafeRawBufferPointer(rebasing: output[0..<(count * n * width)]), keepAlive: buffers[(blockIndex - 1) % 2])
             start += count
         }
         return energy
@@ -275,6 +290,44 @@ struct TensorMerge {
         }
     }
 }
+/// Writes blocks through a sink on a serial queue, one at a time, so that the caller computes the
+/// next block meanwhile. The first failure is kept and reported by `waitForPending` / `finish`.
+final class BlockWrites: @unchecked Sendable {
+    /// Dropped by `drain`: the caller lends it through `withoutActuallyEscaping`, which checks that
+    /// nothing holds it afterwards (a queued block may still retain this object for a moment).
+    private var sink: ((UnsafeRawBufferPointer) throws -> Void)?
+    private let queue = DispatchQueue(label: "ckpt.merge.writes")
+    private let group = DispatchGroup()
+    private var failure: Error?
+
+    init(_ sink: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.sink = sink }
+
+    func submit(_ bytes: UnsafeRawBufferPointer, keepAlive owner: OwnedBytes) {
+        nonisolated(unsafe) let bytes = bytes
+        group.enter()
+        queue.async { [self] in
+            defer { group.leave() }
+            guard failure == nil, let sink else { return }
+            do { try withExtendedLifetime(owner) { try sink(bytes) } } catch { failure = error }
+        }
+    }
+
+    /// Waits for the write in flight, then rethrows a failure of any write so far.
+    func waitForPending() throws {
+        group.wait()
+        if let failure { throw failure }
+    }
+
+    func finish() throws { try waitForPending() }
+
+    /// Waits for every write and lets go of the sink (also on error paths, so that no write
+    /// outlives its buffer).
+    func drain() {
+        group.wait()
+        queue.sync { sink = nil }
+    }
+}
+
 /// Rows of a tensor decoded into Doubles (or Floats for f32/bf16/f16), read with `pread` when the
 /// reader offers a file range.
 struct RowSource {

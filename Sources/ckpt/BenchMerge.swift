@@ -88,10 +88,10 @@ struct BenchMerge {
 
         var text: String {
             func seconds(_ value: Double) -> String { ByteSize.formatted(value, decimals: 3) }
-            var rows: [[String]] = [["command", "median s", "min–max s", "÷ (cp+fsync + ΔW)", "ru_maxrss", "own peak"]]
+            var rows: [[String]] = [["command", "median s", "min–max s", "÷ (cp+fsync + ΔW)", "user s", "sys s", "ru_maxrss", "own peak"]]
             for m in [cpSync, merge] + (torch.map { [$0] } ?? []) {
                 rows.append([m.label, seconds(m.seconds), "\(seconds(m.fastest))–\(seconds(m.slowest))", ByteSize.formatted(m.seconds / baseline, decimals: 2),
-                             ByteSize.describe(m.maxRSS), m.sampledPeak.map(ByteSize.describe) ?? "-"])
+                             seconds(m.userSeconds), seconds(m.systemSeconds), ByteSize.describe(m.maxRSS), m.sampledPeak.map(ByteSize.describe) ?? "-"])
             }
             var out = "\nmerge       rank-\(BenchMerge.rank) PEFT adapter on all 7 linear projections (alpha = 2r, bf16 factors)\n"
             out += "ΔW          forming all \(Numbers.grouped(deltaElements)) delta elements in process: \(seconds(deltaSeconds)) s (median)\n\n"
@@ -110,6 +110,8 @@ struct BenchMerge {
                     JSONMember("median_seconds", number(m.seconds)),
                     JSONMember("runs_seconds", .array(m.runs.map { number($0.seconds) })),
                     JSONMember("ratio_to_baseline", number(m.seconds / baseline)),
+                    JSONMember("median_user_seconds", number(m.userSeconds)),
+                    JSONMember("median_system_seconds", number(m.systemSeconds)),
                     JSONMember("ru_maxrss_bytes", .number(String(m.maxRSS))),
                     JSONMember("sampled_peak_rss_bytes", m.sampledPeak.map { .number(String($0)) } ?? .null),
                 ])

@@ -96,3 +96,18 @@ import CheckpointCore
         #expect(try Data(contentsOf: URL(fileURLWithPath: fused)) == Data(contentsOf: URL(fileURLWithPath: general)))
     }
 }
+
+@Suite struct ShardedMergeTests {
+    /// A sharded output (folder + index) is merged, read back for the residual, and restored exactly.
+    @Test func shardedOutputRoundTrips() throws {
+        let folder = try makeTemporaryFolder("sharded")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let adapter = try Adapter.load(path: fixture("lora"))
+        let job = try MergeJob(basePath: fixture("llama-bf16"), adapters: [adapter], weights: [1], options: .init())
+        let residual = folder + "/residual.safetensors"
+        let outcome = try job.run(to: .shardedSafetensors(folder: folder + "/merged", prefix: "model", maxShardSize: 40_000), overwrite: false, residual: .safetensors(path: residual))
+        #expect(outcome.outputs.count == 3)
+        _ = try unmerge(merged: folder + "/merged", adapters: [fixture("lora")], residual: residual, into: folder + "/restored.safetensors")
+        #expect(FileManager.default.contentsEqual(atPath: folder + "/restored.safetensors", andPath: fixture("llama-bf16/model.safetensors")))
+    }
+}
