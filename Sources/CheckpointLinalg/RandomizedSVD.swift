@@ -48,17 +48,25 @@ public struct RandomizedSVD: Sendable {
         var random = SeededGaussian(seed: options.seed)
         let omega = random.matrix(rows: n, columns: l)
         var q = try ThinQR(try GEMM.product(a, .none, omega, .none)).q
-        var previous: Matrix?
         for iteration in 0..<options.powerIterations {
-            if iteration == options.powerIterations - 1 { previous = q }
-            let z = try ThinQR(try GEMM.product(a, .transposed, q, .none)).q
+            let projected = try GEMM.product(a, .transposed, q, .none)  // Aᵀ·Q = (QᵀA)ᵀ
+            if iteration == options.powerIterations - 1 {
+                // The previous sketch's spectrum comes free: QᵀA of the previous Q is this product's transpose.
+                previousSquares = try ThinSVD(projected).sigma.map { Double($0) * Double($0) }
+            }
+            let z = try ThinQR(projected).q
             q = try ThinQR(try GEMM.product(a, .none, z, .none)).q
         }
-        if let previous {
-            previousSquares = try ThinSVD(try GEMM.product(previous, .transposed, a, .none)).sigma.map { Double($0) * Double($0) }
-        }
         let small = try GEMM.product(q, .transposed, a, .none)  // l × n
-        // R = A − Q·(QᵀA)
+        let core = try ThinSVD(small)
+        var u = try GEMM.product(q, .none, core.u, .none)
+        var vt = core.vt
+        ThinSVD.normaliseSigns(u: &u, vt: &vt)
+        svd = ThinSVD(u: u, sigma: core.sigma, vt: vt)
+        let total = a.frobeniusNorm
+        frobeniusSquared = total * total
+        // R = A − Q·(QᵀA), formed once: ‖A‖² − ‖QᵀA‖² in Float32 would cancel to noise exactly when
+        // the sketch is good.
         var residual = a
         var failure: LinalgError?
         q.withView { qv in
@@ -69,13 +77,6 @@ public struct RandomizedSVD: Sendable {
             }
         }
         if let failure { throw failure }
-        let core = try ThinSVD(small)
-        var u = try GEMM.product(q, .none, core.u, .none)
-        var vt = core.vt
-        ThinSVD.normaliseSigns(u: &u, vt: &vt)
-        svd = ThinSVD(u: u, sigma: core.sigma, vt: vt)
-        let total = a.frobeniusNorm
-        frobeniusSquared = total * total
         let rest = residual.frobeniusNorm
         residualFrobeniusSquared = rest * rest
         residualSpectralNorm = try SpectralNorm.estimate(residual, iterations: 12, seed: options.seed &+ 1)

@@ -47,8 +47,8 @@ struct ExtractCommand: ParsableCommand {
     @Flag(name: .customLong("embed-lora"), help: "Extract changed embeddings as lora_embedding_A/B instead of saving them whole.")
     var embedLoRA = false
 
-    @Option(name: .long, help: ArgumentHelp("Extra sketch columns of the randomized SVD (default 10).", valueName: "P"))
-    var oversampling: Int = 10
+    @Option(name: .long, help: ArgumentHelp("Extra sketch columns of the randomized SVD (default: the rank, at least 10).", valueName: "P"))
+    var oversampling: Int?
 
     @Option(name: .customLong("power-iterations"), help: ArgumentHelp("Power iterations of the randomized SVD (default 2).", valueName: "Q"))
     var powerIterations: Int = 2
@@ -72,7 +72,7 @@ struct ExtractCommand: ParsableCommand {
         let given = [rank != nil, energy != nil, svEpsilon != nil].filter { $0 }.count
         guard given == 1 else { throw UsageError("give exactly one of --rank, --energy, --sv-epsilon") }
         guard maxRank >= 1 else { throw UsageError("--max-rank must be at least 1") }
-        guard oversampling >= 0, powerIterations >= 0 else { throw UsageError("--oversampling and --power-iterations must not be negative") }
+        guard (oversampling ?? 0) >= 0, powerIterations >= 0 else { throw UsageError("--oversampling and --power-iterations must not be negative") }
         guard tolerance >= 1, tolerance.isFinite else { throw UsageError("--tolerance must be a finite number ≥ 1") }
         let choice: ExtractOperation.Options.Choice
         if let rank {

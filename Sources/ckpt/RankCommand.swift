@@ -14,7 +14,7 @@ struct RankCommand: ParsableCommand {
         Per module: numerical rank (#σ > σ₁·max(m,n)·ε_f32), stable rank ‖ΔW‖²_F/‖ΔW‖²₂, entropy \
         effective rank exp(−Σ p ln p) with p = σ/Σσ, participation ratio (Σσ²)²/Σσ⁴, the ranks keeping \
         90/95/99 % of Σσ², unused rank (r − numerical rank) and the spectrum as a sparkline; with \
-        --base also ‖ΔW‖_F/‖W‖_F and σ₁(ΔW)/σ₁(W) (σ₁(W) by power iteration). Means by module type \
+        --base also ‖ΔW‖_F/‖W‖_F and σ₁(ΔW)/σ₁(W) (σ₁(W) by subspace iteration, not a dense SVD). Means by module type \
         and by layer follow. MELoRA adapters also list each block's numerical rank.
 
         Examples:

@@ -2,11 +2,11 @@ import CheckpointLinalg
 
 /// The truncated SVD of one dense ΔW for extraction: randomized when the wanted rank is small
 /// against the matrix, checked a posteriori, and redone with a full SVD when the check fails.
-struct DeltaDecomposition {
-    enum Method: String, Sendable { case randomized, full }
+public struct DeltaDecomposition {
+    public enum Method: String, Sendable { case randomized, full }
 
     /// How the rank is chosen from the spectrum.
-    enum Choice: Sendable {
+    public enum Choice: Sendable {
         case rank(Int)
         /// PEFT's rule on the exact total energy: smallest k with Σσ² ≥ E·‖ΔW‖²_F.
         case energy(Double)
@@ -14,16 +14,18 @@ struct DeltaDecomposition {
         case epsilon(Double)
     }
 
-    var svd: ThinSVD
-    var rank: Int
-    var method: Method
+    public var svd: ThinSVD
+    public var rank: Int
+    public var method: Method
     /// ‖ΔW − B·A‖_F.
-    var error: Double
-    var norm: Double
+    public var error: Double
+    public var norm: Double
     /// error / (a lower bound of the optimal rank-k error); 1 for a full SVD.
-    var errorRatioEstimate: Double
+    public var errorRatioEstimate: Double
 
-    init(_ delta: Matrix, choice: Choice, maxRank: Int, options: RandomizedSVD.Options, tolerance: Double) throws {
+    /// `oversampling` nil: as many extra columns as the rank (at least 10), l = 2k, which captures
+    /// the slowly decaying spectra of fine-tuning deltas well enough to pass the check at once.
+    public init(_ delta: Matrix, choice: Choice, maxRank: Int, oversampling: Int? = nil, powerIterations: Int = 2, seed: UInt64 = 0, tolerance: Double) throws {
         let length = min(delta.rows, delta.columns)
         let cap = max(min(maxRank, length), 1)
         let sketchRank: Int
@@ -33,10 +35,9 @@ struct DeltaDecomposition {
         }
         // A sketch that fails its bound is retried with twice the oversampling; one of half the
         // matrix or more costs as much as the full SVD, which is then run instead.
-        var oversampling = max(options.oversampling, 1)
+        var oversampling = max(oversampling ?? max(10, sketchRank), 1)
         while (sketchRank + oversampling) * 2 < length {
-            var attempt = options
-            attempt.oversampling = oversampling
+            let attempt = RandomizedSVD.Options(oversampling: oversampling, powerIterations: powerIterations, seed: seed)
             let sketch = try RandomizedSVD(delta, rank: sketchRank, options: attempt)
             let sigma = sketch.svd.sigma.map(Double.init)
             let k = Self.select(choice, sigma: sigma, total: sketch.frobeniusSquared, cap: cap)

@@ -12,14 +12,15 @@ public struct ExtractOperation {
         public var choice: Choice
         public var maxRank: Int
         public var embedLoRA: Bool
-        public var oversampling: Int
+        /// nil: the rank (at least 10).
+        public var oversampling: Int?
         public var powerIterations: Int
         public var seed: UInt64
         /// Accept a randomized result when its error is within this factor of the optimal bound.
         public var tolerance: Double
         public var dtype: DType
 
-        public init(choice: Choice, maxRank: Int = 128, embedLoRA: Bool = false, oversampling: Int = 10, powerIterations: Int = 2,
+        public init(choice: Choice, maxRank: Int = 128, embedLoRA: Bool = false, oversampling: Int? = nil, powerIterations: Int = 2,
                     seed: UInt64 = 0, tolerance: Double = 1.01, dtype: DType = .f32) {
             self.choice = choice
             self.maxRank = maxRank
@@ -60,7 +61,6 @@ public struct ExtractOperation {
         var wholeModules: [String] = []
         var unchanged = 0
         var notes: [String] = []
-        let randomized = RandomizedSVD.Options(oversampling: options.oversampling, powerIterations: options.powerIterations, seed: options.seed)
         let choice: DeltaDecomposition.Choice
         switch options.choice {
         case let .rank(k): choice = .rank(k)
@@ -96,7 +96,8 @@ public struct ExtractOperation {
             guard delta.isFinite else { throw SurgeryError.nonFinite(tensor: info.name, module: module, element: delta.elements.firstIndex { !$0.isFinite } ?? 0) }
             // The Linear orientation (out × in); the embedding table stores ΔWᵀ.
             if isEmbedding { delta = delta.transposed() }
-            let decomposition = try DeltaDecomposition(delta, choice: choice, maxRank: options.maxRank, options: randomized, tolerance: options.tolerance)
+            let decomposition = try DeltaDecomposition(delta, choice: choice, maxRank: options.maxRank, oversampling: options.oversampling,
+                                                       powerIterations: options.powerIterations, seed: options.seed, tolerance: options.tolerance)
             let factors = decomposition.svd.loraFactors(rank: decomposition.rank)
             let kind: ModuleDelta.Kind = isEmbedding ? .embedding : (info.shape.count == 4 ? .convolution : .linear)
             modules.append(LoRAOutput.Module(module: module, kind: kind, kernel: kind == .convolution ? Array(info.shape.dropFirst(2)) : [],

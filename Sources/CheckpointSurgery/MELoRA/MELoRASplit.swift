@@ -37,7 +37,10 @@ public struct MELoRASplit {
         guard adapter.format != .melora else {
             throw LowRankEditError.cannotResize(path: adapter.path, module: adapter.deltas.first?.module ?? "", reason: "already a MELoRA adapter; join it first with `ckpt melora --join`, then re-split the result")
         }
-        for delta in adapter.deltas where delta.outFeatures % splits != 0 || delta.inFeatures % splits != 0 || delta.kind != .linear {
+        for delta in adapter.deltas where delta.kind != .linear {
+            throw LowRankEditError.cannotResize(path: adapter.path, module: delta.module, reason: "MELoRA blocks apply to Linear modules, and this one is \(delta.kind.rawValue)")
+        }
+        for delta in adapter.deltas where delta.outFeatures % splits != 0 || delta.inFeatures % splits != 0 {
             throw LowRankEditError.notDivisible(module: delta.module, rows: delta.outFeatures, columns: delta.inFeatures, splits: splits,
                                                 valid: Self.validSplits(adapter.deltas))
         }

@@ -39,7 +39,7 @@ public struct RankReport: Sendable {
     public var notes: [String]
 
     /// Analyses every low-rank module of `adapter`; with `base`, also reads each module's base weight
-    /// (one at a time) for ‖W‖_F and σ₁(W) (power iteration, not a dense SVD).
+    /// (one at a time) for ‖W‖_F and σ₁(W) (subspace iteration, not a dense SVD).
     public init(adapter: Adapter, base: (any CheckpointReader)? = nil, basePath: String? = nil) throws {
         adapterPath = adapter.path
         format = adapter.format
@@ -60,7 +60,9 @@ public struct RankReport: Sendable {
                                                      base: base.tensors[index].name, baseShape: base.tensors[index].shape)
                 }
                 let norm = weight.frobeniusNorm
-                let top = try SpectralNorm.estimate(weight)
+                // A 32-column subspace iteration (Rayleigh–Ritz): converges where single-vector power
+                // iteration stalls because σ₁ and σ₂ are close, as in nearly random weights.
+                let top = Double(try RandomizedSVD(weight, rank: 1, options: .init(oversampling: 31, powerIterations: 10)).svd.sigma.first ?? 0)
                 module.relativeNorm = norm > 0 ? statistics.frobeniusNorm / norm : nil
                 module.spectralRatio = top > 0 ? statistics.spectralNorm / top : nil
             }

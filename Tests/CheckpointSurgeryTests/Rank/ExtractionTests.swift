@@ -38,7 +38,7 @@ import CheckpointLinalg
     @Test func fallsBackToFullSVD() throws {
         var random = SeededGaussian(seed: 3)
         let noise = random.matrix(rows: 120, columns: 100)
-        let decomposition = try DeltaDecomposition(noise, choice: .rank(5), maxRank: 128, options: .init(), tolerance: 1.01)
+        let decomposition = try DeltaDecomposition(noise, choice: .rank(5), maxRank: 128, tolerance: 1.01)
         #expect(decomposition.method == .full)
         let sigma = try ThinSVD(noise).sigma
         let optimal = sigma.dropFirst(5).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()

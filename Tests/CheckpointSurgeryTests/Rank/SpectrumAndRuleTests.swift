@@ -23,6 +23,19 @@ import CheckpointLinalg
         }
     }
 
+    /// With a base: ‖ΔW‖_F/‖W‖_F and σ₁(ΔW)/σ₁(W) equal numpy's float64 values.
+    @Test func baseRelativeNormsMatchFloat64() throws {
+        let adapter = try Adapter.load(path: RankFixtures.rank + "/lora")
+        let base = try Checkpoint.open(RankFixtures.rank + "/base")
+        let report = try RankReport(adapter: adapter, base: base, basePath: RankFixtures.rank + "/base")
+        for module in report.modules {
+            let entry = try #require(Self.lora[module.spectrum.module])
+            let relative = try #require(entry["relative_norm"] as? Double), ratio = try #require(entry["spectral_ratio"] as? Double)
+            #expect(abs((module.relativeNorm ?? 0) - relative) <= 1e-5 * relative, "\(module.spectrum.module)")
+            #expect(abs((module.spectralRatio ?? 0) - ratio) <= 1e-5 * ratio, "\(module.spectrum.module): \(module.spectralRatio ?? 0) vs \(ratio)")
+        }
+    }
+
     /// kohya's sv_ratio / sv_fro / sv_cumulative (with its +1 and clamps) and PEFT's energy rule pick
     /// the ranks their own code picks on the same spectra.
     @Test func rulesMatchKohyaAndPEFT() throws {
