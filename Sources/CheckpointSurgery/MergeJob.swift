@@ -22,9 +22,9 @@ public struct MergeJob {
 
     public init(basePath: String, adapters: [Adapter], weights: [Double], options: MergePlan.Options) throws {
         base = try Checkpoint.open(basePath)
-        self.adapters = adapters
+        self.adapters = try LlamaBaseMapping.adapt(adapters, base: base)
         self.weights = weights
-        plan = try MergePlan(base: base.tensors, basePath: basePath, adapters: adapters, weights: weights, options: options)
+        plan = try MergePlan(base: base.tensors, basePath: basePath, adapters: self.adapters, weights: weights, options: options)
     }
 
     /// Memory the merge holds beyond the page cache: adapters' factors, two row blocks, DoRA norms.
@@ -59,7 +59,7 @@ public struct MergeJob {
         }
         var runner = MergeRunner(input: base, outputs: plan.outputs, items: items, direction: .merge)
         runner.threads = threads
-        let writer = try target.makeWriter(metadata: base.metadata.safetensors, tensors: plan.outputs, overwrite: overwrite)
+        let writer = try target.makeSurgeryWriter(source: base.metadata, tensors: plan.outputs, overwrite: overwrite)
         let changes = try runner.run(into: writer, progress: progress)
         var residualOutputs: [String] = []
         if let residual {
@@ -83,9 +83,9 @@ public struct UnmergeJob {
 
     public init(mergedPath: String, adapters: [Adapter], weights: [Double], options: MergePlan.Options, residualPath: String?) throws {
         merged = try Checkpoint.open(mergedPath)
-        self.adapters = adapters
+        self.adapters = try LlamaBaseMapping.adapt(adapters, base: merged)
         self.weights = weights
-        plan = try MergePlan(base: merged.tensors, basePath: mergedPath, adapters: adapters, weights: weights, options: options)
+        plan = try MergePlan(base: merged.tensors, basePath: mergedPath, adapters: self.adapters, weights: weights, options: options)
         residual = try residualPath.map { try ResidualFile.Opened(path: $0, adapterCount: adapters.count, weights: weights) }
     }
 
@@ -119,7 +119,7 @@ public struct UnmergeJob {
                 try residual.restore(tensor: tensor, element: element, bytes: bytes, width: info.dtype.bits / 8, elementCount: info.elementCount)
             }
         }
-        let writer = try target.makeWriter(metadata: merged.metadata.safetensors, tensors: outputs, overwrite: overwrite)
+        let writer = try target.makeSurgeryWriter(source: merged.metadata, tensors: outputs, overwrite: overwrite)
         let changes = try runner.run(into: writer, progress: progress)
         return SurgeryOutcome(outputs: writer.outputPaths, residualOutputs: [], changes: changes)
     }

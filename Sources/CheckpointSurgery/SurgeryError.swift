@@ -20,7 +20,7 @@ public enum SurgeryError: Error, Sendable, CustomStringConvertible {
         func q(_ text: String) -> String { "'" + escapedForTerminal(text) + "'" }
         switch self {
         case let .adapterNotRecognised(path, reason):
-            return "\(q(path)) is not an adapter ckpt recognises: \(reason); force a kind with --adapter-format peft|kohya|melora"
+            return "\(q(path)) is not an adapter ckpt recognises: \(reason); force a kind with --adapter-format peft|kohya|melora|gguf"
         case let .adapterConfig(path, message):
             return "\(q(path)): \(message)"
         case let .refusedAdapter(path, kind, reason):

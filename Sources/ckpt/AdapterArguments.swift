@@ -6,7 +6,7 @@ struct AdapterArguments: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Scale each adapter's delta by W (repeatable: one per adapter in order, or one for all). Default 1.", valueName: "W"))
     var weight: [Double] = []
 
-    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read every ADAPTER as this kind instead of detecting it. Values: peft, kohya, melora.", valueName: "KIND"))
+    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read every ADAPTER as this kind instead of detecting it. Values: peft, kohya, melora, gguf.", valueName: "KIND"))
     var adapterFormat: String?
 
     @Option(name: .customLong("melora-scale"), help: ArgumentHelp("Absolute scale of MyTransformers MELoRA files (weight_a.i / weight_b.i), which do not store it.", valueName: "S"))

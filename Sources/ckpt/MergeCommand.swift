@@ -71,9 +71,9 @@ struct MergeCommand: ParsableCommand {
                 JSONMember("residual_bytes", .number(String(residual == nil ? 0 : job.residualBytes))),
             ]
             if outputOptions.json {
-                print(JSONEmitter(style: .python(indent: 2)).text(SurgeryReport.json(command: "merge --dry-run", adapters: loaded, weights: weights, plan: job.plan, outcome: nil, seconds: nil, extra: estimates)))
+                print(JSONEmitter(style: .python(indent: 2)).text(SurgeryReport.json(command: "merge --dry-run", adapters: job.adapters, weights: weights, plan: job.plan, outcome: nil, seconds: nil, extra: estimates)))
             } else {
-                print(SurgeryReport.plan(job.plan, adapters: loaded, weights: weights), terminator: "")
+                print(SurgeryReport.plan(job.plan, adapters: job.adapters, weights: weights), terminator: "")
                 print("estimates: peak memory \(ByteSize.describe(job.peakMemoryEstimate)) (plus page cache), output \(ByteSize.describe(job.plan.outputBytes))" + (residual == nil ? "" : ", residual ≤ \(ByteSize.describe(job.residualBytes)) before compression"))
             }
             return
@@ -83,7 +83,7 @@ struct MergeCommand: ParsableCommand {
         progress.finish()
         let seconds = Clock.now() - started
         let residualNote = outcome.residualOutputs.isEmpty ? "" : "; residual \(escapedForTerminal(outcome.residualOutputs[0]))"
-        outputOptions.printOutcome(command: "merge", adapters: loaded, weights: weights, plan: job.plan, outcome: outcome, seconds: seconds,
+        outputOptions.printOutcome(command: "merge", adapters: job.adapters, weights: weights, plan: job.plan, outcome: outcome, seconds: seconds,
                                    summary: "\(outcome.changes.count) tensors changed by \(loaded.count) adapter(s)" + residualNote)
     }
 }

@@ -43,7 +43,7 @@ struct UnmergeCommand: ParsableCommand {
         let outcome = try job.run(to: target, overwrite: outputOptions.force) { done, total in progress.update(done: done, total: total) }
         progress.finish()
         let seconds = Clock.now() - started
-        outputOptions.printOutcome(command: "unmerge", adapters: loaded, weights: weights, plan: job.plan, outcome: outcome, seconds: seconds,
+        outputOptions.printOutcome(command: "unmerge", adapters: job.adapters, weights: weights, plan: job.plan, outcome: outcome, seconds: seconds,
                                    summary: "\(outcome.changes.count) tensors restored" + (residual == nil ? " (approximately: no --residual)" : " exactly"))
     }
 }
