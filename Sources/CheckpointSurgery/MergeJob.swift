@@ -43,6 +43,7 @@ public struct MergeJob {
     }
 
     public func run(to target: OutputTarget, overwrite: Bool, residual: OutputTarget?, progress: ((Int, Int) -> Void)? = nil) throws -> SurgeryOutcome {
+        if residual != nil { try QuantizedMerge.refuseResidual(plan, base: base.tensors) }
         var items: [MergeRunner.Item] = []
         for (output, source) in plan.sourceOfOutput.enumerated() {
             if let entry = plan.targets[output] {

@@ -42,7 +42,7 @@ public enum SurgeryError: Error, Sendable, CustomStringConvertible {
         case let .residual(path, message):
             return "residual file \(q(path)): \(message)"
         case let .notFloat(tensor, dtype):
-            return "base tensor \(q(tensor)) is \(dtype.userName); adapters can only be merged into floating-point tensors (quantized GGUF bases are not supported by this build)"
+            return "base tensor \(q(tensor)) is \(dtype.userName); adapters can only be merged into floating-point tensors and into the ggml block types ckpt can dequantize"
         }
     }
 }

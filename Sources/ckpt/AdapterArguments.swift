@@ -1,4 +1,5 @@
 import ArgumentParser
+import CheckpointCore
 import CheckpointSurgery
 
 /// Options shared by `ckpt merge` and `ckpt unmerge`: how adapters are read and weighted.
@@ -15,8 +16,20 @@ struct AdapterArguments: ParsableArguments {
     @Flag(name: .customLong("ignore-unmatched"), help: "Skip adapter modules that match no base tensor or whose shape does not fit (listed in the report) instead of failing.")
     var ignoreUnmatched = false
 
+    @Option(name: .customLong("requant-fallback"), help: ArgumentHelp("Quantized GGUF base: write merged tensors of a ggml type ckpt cannot quantize back (Q2_K, Q3_K, IQ4_NL, ...) as this float type instead of refusing. Values: f32, f16, bf16.", valueName: "TYPE"))
+    var requantFallback: String?
+
     @Option(name: .long, help: ArgumentHelp("Worker threads per tensor (default: the number of cores, at most 8).", valueName: "N"))
     var threads: Int?
+
+    /// `--requant-fallback` as a float dtype.
+    func requantFallbackType() throws -> DType? {
+        guard let requantFallback else { return nil }
+        guard let type = DType(userName: requantFallback), [DType.f32, .f16, .bf16].contains(type) else {
+            throw UsageError("--requant-fallback '\(requantFallback)' is not one of f32, f16, bf16")
+        }
+        return type
+    }
 
     func loadAdapters(_ paths: [String]) throws -> (adapters: [Adapter], weights: [Double]) {
         var format: AdapterFormat?

@@ -62,7 +62,7 @@ struct MergeCommand: ParsableCommand {
         let target = try outputOptions.target()
         let residualTarget = try residual.map { try SurgeryOutputArguments.resolve($0, shardSize: nil) }
         let (loaded, weights) = try adapterOptions.loadAdapters(adapters)
-        var job = try MergeJob(basePath: base, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched, untie: untie))
+        var job = try MergeJob(basePath: base, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched, untie: untie, requantFallback: adapterOptions.requantFallbackType()))
         if let threads = adapterOptions.threads { job.threads = threads }
         if dryRun {
             let estimates = [

@@ -37,7 +37,7 @@ struct UnmergeCommand: ParsableCommand {
         let started = Clock.now()
         let target = try outputOptions.target()
         let (loaded, weights) = try adapterOptions.loadAdapters(adapters)
-        var job = try UnmergeJob(mergedPath: merged, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched), residualPath: residual)
+        var job = try UnmergeJob(mergedPath: merged, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched, requantFallback: adapterOptions.requantFallbackType()), residualPath: residual)
         if let threads = adapterOptions.threads { job.threads = threads }
         let progress = ProgressLine(label: "unmerging", enabled: !outputOptions.quiet)
         let outcome = try job.run(to: target, overwrite: outputOptions.force) { done, total in progress.update(done: done, total: total) }
