@@ -239,7 +239,12 @@ struct TensorMerge {
         let rowsPerBlock = max(1, min(rows, blockBytes / max(n * 4, 1)))
         let input = UnsafeMutableBufferPointer<Float>.allocate(capacity: rowsPerBlock * n)
         defer { input.deallocate() }
-        let buffers = (0..<2).map { _ in OwnedBytes(count: max(rowsPerBlock * n * width, 1)) }
+        let buffers = (0..<2).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: max(rowsPerBlock * n * width, 1), alignment: 64) }
+        // Every write ends before the buffers are freed, on success or error.
+        defer {
+            writes.waitQuietly()
+            buffers.forEach { $0.deallocate() }
+        }
         var blockIndex = 0
         let workers = max(1, min(threads, rowsPerBlock))
         let sign: Double = direction == .merge ? 1 : -1
@@ -248,7 +253,7 @@ struct TensorMerge {
         var start = 0
         while start < rows {
             let count = min(rowsPerBlock, rows - start)
-            let output = buffers[blockIndex % 2].bytes
+            let output = buffers[blockIndex % 2]
             blockIndex += 1
             try source.readFloats(rows: start..<(start + count), into: UnsafeMutableBufferPointer(rebasing: input[0..<(count * n)]))
             let results = UnsafeMutableBufferPointer<(Energy, Int?, Error?)>.allocate(capacity: workers)
@@ -282,7 +287,7 @@ struct TensorMerge {
             try collect(results, into: &energy)
             // At most one write in flight: the previous block's, which used the other buffer.
             try writes.waitForPending()
-            writes.submit(UnsafeRawBufferPointer(rebasing: output[0..<(count * n * width)]), keepAlive: buffers[(blockIndex - 1) % 2])
+            writes.submit(UnsafeRawBufferPointer(rebasing: output[0..<(count * n * width)]))
             start += count
         }
         return energy
@@ -307,13 +312,14 @@ final class BlockWrites: @unchecked Sendable {
 
     init(_ sink: @escaping (UnsafeRawBufferPointer) throws -> Void) { self.sink = sink }
 
-    func submit(_ bytes: UnsafeRawBufferPointer, keepAlive owner: OwnedBytes) {
+    /// Queues one write of `bytes`, which must stay valid until `waitQuietly` or `waitForPending`.
+    func submit(_ bytes: UnsafeRawBufferPointer) {
         nonisolated(unsafe) let bytes = bytes
         group.enter()
         queue.async { [self] in
             defer { group.leave() }
             guard failure == nil, let sink else { return }
-            do { try withExtendedLifetime(owner) { try sink(bytes) } } catch { failure = error }
+            do { try sink(bytes) } catch { failure = error }
         }
     }
 
@@ -324,6 +330,9 @@ final class BlockWrites: @unchecked Sendable {
     }
 
     func finish() throws { try waitForPending() }
+
+    /// Waits for the write in flight without reporting its outcome (cleanup paths).
+    func waitQuietly() { group.wait() }
 
     /// Waits for every write and lets go of the sink (also on error paths, so that no write
     /// outlives its buffer).
