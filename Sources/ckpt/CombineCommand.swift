@@ -33,17 +33,11 @@ struct CombineCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Recompress every module to rank R (default: its numerical rank, lossless).", valueName: "R"))
     var rank: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Factor dtype of the output: f32, f16 or bf16 (default: the first adapter's).", valueName: "DTYPE"))
-    var dtype: String?
 
     @Option(name: .customLong("melora-scale"), help: ArgumentHelp("Absolute scale of MyTransformers MELoRA inputs, which do not store it.", valueName: "S"))
     var meloraScale: Double?
 
-    @Flag(name: .long, help: "Print the report as JSON on stdout.")
-    var json = false
-
-    @Flag(name: .long, help: "Replace OUT if it exists.")
-    var force = false
+    @OptionGroup var writing: AdapterWriteArguments
 
     func run() throws {
         guard adapters.count >= 2 else { throw UsageError("give at least two adapters to combine") }
@@ -55,15 +49,15 @@ struct CombineCommand: ParsableCommand {
         let weights = weight.count == adapters.count ? weight : Array(repeating: weight.first ?? 1, count: adapters.count)
         let loaded = try adapters.map { try AdapterChoice(format: nil, meloraScale: meloraScale).load($0) }
         let first = loaded[0]
-        let outputType = try OutputDType.resolve(dtype, adapter: first)
+        let outputType = try writing.outputDType(like: first)
         let operation = try CombineOperation(adapters: loaded, weights: weights, rank: rank, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(first))
         if first.format == .melora {
-            try PEFTAdapterWriter.write(operation.output, folder: output, template: nil, overwrite: force)
+            try PEFTAdapterWriter.write(operation.output, folder: output, template: nil, overwrite: writing.force)
         } else {
-            try AdapterOutputWriter.write(operation.output, like: first, to: output, overwrite: force,
+            try AdapterOutputWriter.write(operation.output, like: first, to: output, overwrite: writing.force,
                                           kohyaMetadata: [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"), ("ss_training_comment", "combined by ckpt")])
         }
-        if json {
+        if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(.object([
                 JSONMember("modules", .array(operation.results.map { r in
                     .object([JSONMember("module", .string(r.module)), JSONMember("input_ranks", .array(r.inputRanks.map { .number(String($0)) })),

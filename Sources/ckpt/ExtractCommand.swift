@@ -59,14 +59,8 @@ struct ExtractCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Redo a module with a full SVD when its error may exceed T × the optimal error (default 1.01).", valueName: "T"))
     var tolerance: Double = 1.01
 
-    @Option(name: .long, help: ArgumentHelp("Dtype of the written factors: f32 (default), f16 or bf16.", valueName: "DTYPE"))
-    var dtype: String?
 
-    @Flag(name: .long, help: "Print the report as JSON on stdout.")
-    var json = false
-
-    @Flag(name: .long, help: "Replace OUT if it exists.")
-    var force = false
+    @OptionGroup var writing: AdapterWriteArguments
 
     func options() throws -> ExtractOperation.Options {
         let given = [rank != nil, energy != nil, svEpsilon != nil].filter { $0 }.count
@@ -86,16 +80,16 @@ struct ExtractCommand: ParsableCommand {
             choice = .epsilon(svEpsilon)
         }
         return .init(choice: choice, maxRank: rank.map { max($0, maxRank) } ?? maxRank, embedLoRA: embedLoRA, oversampling: oversampling,
-                     powerIterations: powerIterations, seed: seed, tolerance: tolerance, dtype: try OutputDType.resolve(dtype ?? "f32", adapter: nil))
+                     powerIterations: powerIterations, seed: seed, tolerance: tolerance, dtype: try writing.outputDType(like: nil))
     }
 
     func run() throws {
         let options = try options()
         let started = Clock.now()
         let operation = try ExtractOperation(base: try Checkpoint.open(base), tuned: try Checkpoint.open(tuned), options: options)
-        try PEFTAdapterWriter.write(operation.output, folder: output, template: nil, modulesToSave: operation.modulesToSave, overwrite: force)
+        try PEFTAdapterWriter.write(operation.output, folder: output, template: nil, modulesToSave: operation.modulesToSave, overwrite: writing.force)
         let seconds = Clock.now() - started
-        if json {
+        if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(ExtractReport.json(operation, seconds: seconds)))
         } else {
             print(ExtractReport.text(operation, output: output, seconds: seconds), terminator: "")

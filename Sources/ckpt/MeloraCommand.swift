@@ -56,24 +56,18 @@ struct MeloraCommand: ParsableCommand {
     @Option(name: .customLong("melora-scale"), help: ArgumentHelp("Absolute scale of a MyTransformers MELoRA input, which does not store it.", valueName: "S"))
     var meloraScale: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Factor dtype of the output: f32, f16 or bf16 (default: the input's).", valueName: "DTYPE"))
-    var dtype: String?
 
-    @Flag(name: .long, help: "Print the report as JSON on stdout.")
-    var json = false
-
-    @Flag(name: .long, help: "Replace OUT if it exists.")
-    var force = false
+    @OptionGroup var writing: AdapterWriteArguments
 
     func run() throws {
         let loaded = try AdapterChoice(format: nil, meloraScale: meloraScale).load(adapter)
-        let outputType = try OutputDType.resolve(dtype, adapter: loaded)
+        let outputType = try writing.outputDType(like: loaded)
         if join {
             guard splits == nil, rank == nil, !asLoRA else { throw UsageError("--join takes no --splits, --rank or --as-lora") }
             guard loaded.format == .melora else { throw UsageError("--join needs a MELoRA adapter; \(adapter) is \(loaded.format.rawValue)") }
             let output = LoRAOutput(modules: loaded.deltas.map(MELoRAJoin.module), dtype: outputType)
-            try PEFTAdapterWriter.write(output, folder: self.output, template: nil, overwrite: force)
-            if !json { print("joined \(loaded.deltas.count) modules (total rank \(loaded.deltas.map(\.rank).reduce(0, +))) into \(escapedForTerminal(self.output))") }
+            try PEFTAdapterWriter.write(output, folder: self.output, template: nil, overwrite: writing.force)
+            if !writing.json { print("joined \(loaded.deltas.count) modules (total rank \(loaded.deltas.map(\.rank).reduce(0, +))) into \(escapedForTerminal(self.output))") }
             else { print(JSONEmitter(style: .python(indent: 2)).text(.object([JSONMember("joined", .number(String(loaded.deltas.count))), JSONMember("written", .string(self.output))]))) }
             return
         }
@@ -89,11 +83,11 @@ struct MeloraCommand: ParsableCommand {
                 delta.blocks = entry.blocks
                 return MELoRAJoin.module(delta)
             }
-            try PEFTAdapterWriter.write(LoRAOutput(modules: modules, dtype: outputType), folder: output, template: nil, overwrite: force)
+            try PEFTAdapterWriter.write(LoRAOutput(modules: modules, dtype: outputType), folder: output, template: nil, overwrite: writing.force)
         } else {
-            try MELoRAWriter.write(split, naming: layout, to: output, dtype: outputType, overwrite: force)
+            try MELoRAWriter.write(split, naming: layout, to: output, dtype: outputType, overwrite: writing.force)
         }
-        if json {
+        if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(.object([
                 JSONMember("splits", .number(String(splits))),
                 JSONMember("modules", .array(split.results.map { r in

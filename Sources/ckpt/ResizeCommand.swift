@@ -11,7 +11,8 @@ struct ResizeCommand: ParsableCommand {
         Each module's exact SVD comes from its factors (QR of B and Aᵀ, SVD of the r×r core); the kept \
         components become B = U·diag(σ), A = Vᵀ (σ on the up side, as kohya does), and alpha is rescaled \
         so the scale α/r (α/√r with rsLoRA) is unchanged. The output keeps the adapter's layout (a PEFT \
-        folder with rank_pattern/alpha_pattern, or a kohya file) and its modules_to_save tensors.
+        folder with rank_pattern/alpha_pattern, a kohya file, or MELoRA resized block by block with each \
+        block's scale baked into its B) and its modules_to_save tensors.
 
         Rules (one of them):
           --rank R            keep R components (also the cap of the dynamic rules; default: the module's rank)
@@ -59,20 +60,17 @@ struct ResizeCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Keep a fraction E of the energy Σσ² of the whole adapter, allocating ranks across modules.", valueName: "E"))
     var energy: Double?
 
-    @Option(name: .long, help: ArgumentHelp("Factor dtype of the output: f32, f16 or bf16 (default: the input's).", valueName: "DTYPE"))
-    var dtype: String?
 
-    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read ADAPTER as this kind instead of detecting it. Values: peft, kohya.", valueName: "KIND"))
+    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read ADAPTER as this kind instead of detecting it. Values: peft, kohya, melora.", valueName: "KIND"))
     var adapterFormat: String?
+
+    @Option(name: .customLong("melora-scale"), help: ArgumentHelp("Absolute scale of a MyTransformers MELoRA input, which does not store it.", valueName: "S"))
+    var meloraScale: Double?
 
     @Flag(name: .long, help: "Print kohya's per-module columns: sum(S) retained, fro retained, max(S) ratio.")
     var verbose = false
 
-    @Flag(name: .long, help: "Print the report as JSON on stdout.")
-    var json = false
-
-    @Flag(name: .long, help: "Replace OUT if it exists.")
-    var force = false
+    @OptionGroup var writing: AdapterWriteArguments
 
     func selection() throws -> ResizeOperation.Selection {
         let rules = [svRatio != nil, svFro != nil, svCumulative != nil, budget != nil, energy != nil].filter { $0 }.count
@@ -108,27 +106,23 @@ struct ResizeCommand: ParsableCommand {
 
     func run() throws {
         let selection = try selection()
-        let loaded = try AdapterChoice(format: adapterFormat, meloraScale: nil).load(adapter)
-        let outputType = try OutputDType.resolve(dtype, adapter: loaded)
+        let loaded = try AdapterChoice(format: adapterFormat, meloraScale: meloraScale).load(adapter)
+        let outputType = try writing.outputDType(like: loaded)
         let operation = try ResizeOperation(adapter: loaded, selection: selection, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(loaded))
-        let written = try AdapterOutputWriter.write(operation.output, like: loaded, to: output, overwrite: force,
-                                                     kohyaMetadata: [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"),
-                                                                     ("ss_training_comment", "resized by ckpt")])
-        if json {
+        var written = [output]
+        if loaded.format == .melora {
+            // Blocks keep the input's MELoRA layout, with their scales baked in (MyTransformers: lora_scaler 1).
+            let naming: MELoRAWriter.Naming = FolderListing.isFolder(loaded.path) ? .official : .mytransformers
+            try MELoRAWriter.write(operation.meloraModules, naming: naming, to: output, dtype: outputType, overwrite: writing.force)
+        } else {
+            written = try AdapterOutputWriter.write(operation.output, like: loaded, to: output, overwrite: writing.force,
+                                                    kohyaMetadata: [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"),
+                                                                    ("ss_training_comment", "resized by ckpt")])
+        }
+        if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(ResizeReport.json(operation, written: written)))
         } else {
             print(ResizeReport.text(operation, verbose: verbose, written: written), terminator: "")
         }
-    }
-}
-
-/// `--dtype` of commands that write adapters.
-enum OutputDType {
-    static func resolve(_ name: String?, adapter: Adapter?) throws -> DType {
-        guard let name else { return try adapter.map(AdapterSource.factorDType) ?? .f32 }
-        guard let dtype = DType(userName: name), [.f32, .f16, .bf16].contains(dtype) else {
-            throw UsageError("--dtype '\(name)' is not f32, f16 or bf16")
-        }
-        return dtype
     }
 }

@@ -23,7 +23,7 @@ enum ResizeReport {
         let deviation = (retention.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(max(retention.count, 1))).squareRoot()
         out += "Average Frobenius norm retention: \(percent(mean)) | std: \(ByteSize.formatted(deviation, decimals: 3))\n"
         let oldRank = operation.results.reduce(0) { $0 + $1.oldRank }, newRank = operation.results.reduce(0) { $0 + $1.newRank }
-        out += "\(operation.results.count) modules, total rank \(oldRank) → \(newRank), factors \(ByteSize.describe(operation.output.factorBytes)), energy kept \(percent(operation.energyRetained)) of the whole adapter\n"
+        out += "\(operation.results.count) modules, total rank \(oldRank) → \(newRank), factors \(ByteSize.describe(operation.factorBytes)), energy kept \(percent(operation.energyRetained)) of the whole adapter\n"
         for note in operation.notes { out += "note: \(note)\n" }
         out += "wrote \(written.map(escapedForTerminal).joined(separator: ", "))\n"
         return out
@@ -37,7 +37,7 @@ enum ResizeReport {
                          JSONMember("sum_retained", RankJSON.number(r.sumRetained)), JSONMember("fro_retained", RankJSON.number(r.frobeniusRetained)),
                          JSONMember("max_ratio", RankJSON.number(r.maxRatio)), JSONMember("energy_retained", RankJSON.number(r.energyRetained))])
             })),
-            JSONMember("factor_bytes", .number(String(operation.output.factorBytes))),
+            JSONMember("factor_bytes", .number(String(operation.factorBytes))),
             JSONMember("energy_retained", RankJSON.number(operation.energyRetained)),
             JSONMember("notes", .array(operation.notes.map { .string($0) })),
             JSONMember("written", .array(written.map { .string($0) })),
@@ -47,6 +47,7 @@ enum ResizeReport {
     static func percent(_ value: Double) -> String { ByteSize.formatted(value * 100, decimals: 1) + "%" }
 
     static func alpha(_ value: Double) -> String {
-        value == value.rounded() && value.magnitude < 1e9 ? String(Int(value)) : ByteSize.formatted(value, decimals: 4)
+        guard value.isFinite else { return "-" }
+        return value == value.rounded() && value.magnitude < 1e9 ? String(Int(value)) : ByteSize.formatted(value, decimals: 4)
     }
 }

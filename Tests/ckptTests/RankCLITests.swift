@@ -130,6 +130,21 @@ import FoundationXML
         return nil
     }()
 
+    /// Runs a fixture script and parses the JSON object of numbers it prints.
+    static func runJSON(_ python: String, _ arguments: [String]) throws -> [String: Double] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: python)
+        process.arguments = arguments
+        let out = Pipe()
+        process.standardOutput = out
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let data = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(arguments)")
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Double])
+    }
+
     static var enabled: Bool { python != nil || ProcessInfo.processInfo.environment["CKPT_REQUIRE_PYTHON"] == "1" }
 
     @Test(.enabled(if: enabled, "no Python with peft, transformers and torch: set CKPT_PYTHON"))
@@ -143,17 +158,7 @@ import FoundationXML
             #expect(run.status == 0, "\(run.stderr)")
             let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
             let modules = try #require(report["modules"] as? [[String: Any]])
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: python)
-            process.arguments = [rank + "/check_extract.py", rank + "/base", rank + "/tuned", folder + "/a"]
-            let out = Pipe()
-            process.standardOutput = out
-            process.standardError = FileHandle.nullDevice
-            try process.run()
-            let data = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0)
-            let errors = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Double])
+            let errors = try Self.runJSON(python, [rank + "/check_extract.py", rank + "/base", rank + "/tuned", folder + "/a"])
             #expect(errors.count == 16)  // 14 projections, the embedding, the changed norm
             for module in modules {
                 let name = (module["module"] as? String ?? "") + ".weight"
@@ -161,6 +166,30 @@ import FoundationXML
                 #expect(abs(peft - reported) <= 1e-3 * reported + 1e-6, "\(name): PEFT \(peft), ckpt \(reported)")
             }
             for name in ["model.layers.0.input_layernorm.weight"] { #expect(errors[name] == 0) }
+        }
+    }
+
+    /// PEFT reads a resized adapter's per-module ranks and alphas (rank_pattern / alpha_pattern) as
+    /// ckpt meant them: its merged ‖ΔW‖_F equals the ‖ΔW‖_F `ckpt rank` computes from the factors.
+    @Test(.enabled(if: enabled, "no Python with peft, transformers and torch: set CKPT_PYTHON"))
+    func peftReadsResizedRankAndAlphaPatterns() throws {
+        let python = try #require(Self.python, "CKPT_REQUIRE_PYTHON=1 but no python with peft (set CKPT_PYTHON)")
+        let rank = repositoryFixtures + "/rank"
+        let folder = try temporaryFolder("resize-peft")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        #expect(try ckpt(["resize", rank + "/lora", "-o", folder + "/r", "--budget", "70KB"]).status == 0)
+        let config = try String(contentsOfFile: folder + "/r/adapter_config.json", encoding: .utf8)
+        #expect(config.contains("\"rank_pattern\": {\n    \"model."))
+        let run = try ckpt(["rank", folder + "/r", "--json"])
+        let report = try #require(try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any])
+        let modules = try #require(report["modules"] as? [[String: Any]])
+        #expect(Set(modules.map { $0["rank"] as? Int ?? 0 }).count > 1)
+        let norms = try Self.runJSON(python, [rank + "/check_adapter.py", rank + "/base", folder + "/r"])
+        #expect(norms.count == 14)
+        for module in modules {
+            let name = (module["module"] as? String ?? "") + ".weight"
+            let ours = module["frobenius_norm"] as? Double ?? -1, peft = try #require(norms[name], "\(name)")
+            #expect(abs(peft - ours) <= 1e-5 * ours, "\(name): PEFT \(peft), ckpt \(ours)")
         }
     }
 }

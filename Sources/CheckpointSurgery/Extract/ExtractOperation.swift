@@ -73,7 +73,16 @@ public struct ExtractOperation {
                 continue
             }
             let baseInfo = base.tensors[index]
-            guard info.dtype.isFloatingPoint, !info.dtype.isPacked, baseInfo.dtype.isFloatingPoint, !baseInfo.dtype.isPacked else { unchanged += 1; continue }
+            guard info.dtype.isFloatingPoint, !info.dtype.isPacked, baseInfo.dtype.isFloatingPoint, !baseInfo.dtype.isPacked else {
+                // Integer buffers never change in fine-tuning; quantized (block) types need a
+                // dequantizer this extraction does not have yet, so say so instead of guessing.
+                if info.dtype.blockLayout != nil || baseInfo.dtype.blockLayout != nil || info.dtype.isPacked {
+                    notes.append("\(info.name) is \(info.dtype.userName) in the tuned and \(baseInfo.dtype.userName) in the base checkpoint; quantized tensors are not extracted by this build")
+                } else {
+                    unchanged += 1
+                }
+                continue
+            }
             guard baseInfo.shape == info.shape else {
                 throw LowRankEditError.layoutNotWritable(path: tuned.path, reason: "tensor \(info.name) is \(info.shape) there but \(baseInfo.shape) in the base; extraction needs the same architecture")
             }

@@ -45,6 +45,9 @@ public struct RankReport: Sendable {
         format = adapter.format
         self.basePath = basePath
         notes = adapter.notes
+        if adapter.deltas.contains(where: { $0.magnitude != nil }) {
+            notes.append("DoRA modules: the spectra are those of s·B·A; the magnitude vector's rescaling is not part of them")
+        }
         let names = base.map { BaseNames(tensors: $0.tensors, tieWordEmbeddings: basePath.flatMap(BaseNames.tieWordEmbeddings(basePath:))) }
         var result: [Module] = []
         for delta in adapter.deltas {

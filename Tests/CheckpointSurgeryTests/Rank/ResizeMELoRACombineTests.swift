@@ -72,6 +72,26 @@ func maxMagnitude(_ x: [[Double]]) -> Double { x.map { $0.map(abs).max() ?? 0 }.
     }
 }
 
+extension ResizeTests {
+    /// A MELoRA adapter is resized block by block: each block keeps its own top singular components,
+    /// with its scale baked in.
+    @Test func meloraResizesBlockByBlock() throws {
+        let adapter = try Adapter.load(path: RankFixtures.folder + "/surgery/melora-peft")
+        let operation = try ResizeOperation(adapter: adapter, selection: .rule(.fixed(1), maxRank: 1), dtype: .f32, useRSLoRA: false)
+        #expect(operation.meloraModules.count == adapter.deltas.count)
+        for (delta, resized) in zip(adapter.deltas, operation.meloraModules) {
+            #expect(resized.blocks.map { $0.a.rows } == [1, 1, 1, 1])
+            for (original, block) in zip(delta.blocks, resized.blocks) {
+                #expect(block.scale == 1 && block.rowOffset == original.rowOffset && block.columnOffset == original.columnOffset)
+                let top = try LowRankSVD.ofProduct(b: original.b, a: original.a, scale: Float(original.scale)).sigma[0]
+                let kept = try LowRankSVD.ofProduct(b: block.b, a: block.a, scale: 1).sigma
+                #expect(kept.count == 1 && abs(kept[0] - top) <= 1e-5 * top)
+            }
+        }
+        #expect(operation.results.allSatisfy { $0.oldRank == 6 && $0.newRank == 4 })
+    }
+}
+
 @Suite struct MELoRAAndCombineTests {
     nonisolated(unsafe) static let lora = RankFixtures.section("lora")
 
