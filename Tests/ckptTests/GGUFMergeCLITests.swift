@@ -127,6 +127,28 @@ import Foundation
         }
     }
 
+    /// A GGUF adapter with Q8_0 factors (llama.cpp runs those) merges like its dequantized f32 copy.
+    @Test func quantizedAdapterFactors() throws {
+        let base = Self.surgery + "/llama-f32"
+        let (work, ggufBase) = try Self.scratch("gguf-merge-q8-adapter", base: base)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let steps = [
+            ["convert", Self.surgery + "/lora", work + "/a.gguf", "--arch", "llama", "--base-config", base],
+            ["convert", work + "/a.gguf", work + "/a-q8.gguf", "--dtype", "q8_0"],
+            ["convert", work + "/a-q8.gguf", work + "/a-dequantized.gguf", "--dtype", "f32"],
+            ["merge", ggufBase, work + "/a-q8.gguf", "-o", work + "/q8.gguf"],
+            ["merge", ggufBase, work + "/a-dequantized.gguf", "-o", work + "/dequantized.gguf"],
+        ]
+        for step in steps {
+            let run = try ckpt(step + ["--quiet"])
+            #expect(run.status == 0, "\(step): \(run.stderr)")
+        }
+        let inspect = try ckpt(["inspect", work + "/a-q8.gguf"])
+        #expect(inspect.stdout.contains("Q8_0       14 tensors"), "\(inspect.stdout)")
+        let merged = Self.bytes(work + "/q8.gguf")
+        #expect(merged != nil && merged == Self.bytes(work + "/dequantized.gguf"))
+    }
+
     @Test func ggufAdapterErrors() throws {
         let (work, ggufBase) = try Self.scratch("gguf-merge-errors", base: Self.surgery + "/llama-f32")
         defer { try? FileManager.default.removeItem(atPath: work) }

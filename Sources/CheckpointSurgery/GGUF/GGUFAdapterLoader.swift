@@ -50,17 +50,31 @@ enum GGUFAdapterLoader {
         if pair.base == embedding {
             let vocab = aInfo.shape[0]
             // Stored transposed: PEFT's A is lora_aᵀ, so the products are those of a PEFT embedding LoRA.
-            let a = try tensors.matrix(aInfo.name, rows: vocab, columns: rank).transposed()
-            let b = try tensors.matrix(bInfo.name, rows: out, columns: rank)
+            let a = try matrix(pair.a, rows: vocab, columns: rank, tensors: tensors).transposed()
+            let b = try matrix(pair.b, rows: out, columns: rank, tensors: tensors)
             return ModuleDelta(module: module, kind: .embedding, outFeatures: out, inFeatures: vocab,
                                blocks: [.init(b: b, a: a, scale: scale, rowOffset: 0, columnOffset: 0)],
                                transposedInBase: true, kernel: [], magnitude: nil, bias: nil, biasScale: scale)
         }
         let inputs = aInfo.shape[1]
-        let a = try tensors.matrix(aInfo.name, rows: rank, columns: inputs)
-        let b = try tensors.matrix(bInfo.name, rows: out, columns: rank)
+        let a = try matrix(pair.a, rows: rank, columns: inputs, tensors: tensors)
+        let b = try matrix(pair.b, rows: out, columns: rank, tensors: tensors)
         return ModuleDelta(module: module, kind: .linear, outFeatures: out, inFeatures: inputs,
                            blocks: [.init(b: b, a: a, scale: scale, rowOffset: 0, columnOffset: 0)],
                            transposedInBase: false, kernel: [], magnitude: nil, bias: nil, biasScale: scale)
+    }
+
+    /// A factor as a Float32 matrix. llama.cpp can run adapters with block-quantized factors
+    /// (convert_lora_to_gguf.py --outtype q8_0); they are dequantized exactly as gguf-py does.
+    static func matrix(_ index: Int, rows: Int, columns: Int, tensors: AdapterTensors) throws -> Matrix {
+        let info = tensors.reader.tensors[index]
+        guard info.dtype.isBlockQuantized else { return try tensors.matrix(info.name, rows: rows, columns: columns) }
+        guard info.elementCount == rows * columns, GGMLCodec.canDequantize(info.dtype) else {
+            throw SurgeryError.malformedAdapter(path: tensors.path, tensor: info.name, message: "\(info.dtype.ggmlName ?? info.dtype.userName) factor of \(info.elementCount) elements cannot be read as \(rows)×\(columns)")
+        }
+        let data = try tensors.reader.data(at: index)
+        var values = [Float](repeating: 0, count: info.elementCount)
+        try values.withUnsafeMutableBufferPointer { try GGMLCodec.dequantize(info.dtype, from: data.bytes, into: $0) }
+        return try Matrix(rows: rows, columns: columns, elements: values)
     }
 }
