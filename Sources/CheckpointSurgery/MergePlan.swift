@@ -100,7 +100,7 @@ public struct MergePlan: Sendable {
                     source = embedding
                     resolved.index = embedding
                 } else {
-                    if names.isLlamaCppNamed {
+                    if names.isLlamaCppNamed && !LlamaBaseMapping.isLlamaCppModule(delta.module) {
                         // Mapping onto llama.cpp names also needs the converter's Q/K row permutation.
                         throw SurgeryError.unsupported(path: basePath, what: "merging an adapter with Hugging Face module names into a base with llama.cpp tensor names (GGUF: renamed tensors, permuted Q/K rows)")
                     }

@@ -149,6 +149,28 @@ import Foundation
         #expect(merged != nil && merged == Self.bytes(work + "/dequantized.gguf"))
     }
 
+    /// A GGUF base without output.weight ties the output to token_embd: an lm_head update is refused
+    /// (naming token_embd.weight) unless --untie, which writes output.weight, llama.cpp's name for an
+    /// untied output; the tensors then equal merge --untie into the HF model, converted untied.
+    @Test func tiedGGUFBase() throws {
+        let base = Self.surgery + "/llama-tied", adapter = Self.surgery + "/tied-lm-head"
+        let (work, ggufBase) = try Self.scratch("gguf-merge-tied", base: base)
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let refused = try ckpt(["merge", ggufBase, adapter, "-o", work + "/x.gguf"])
+        #expect(refused.status == 3 && refused.stderr.contains("'token_embd.weight'") && refused.stderr.contains("--untie"), "\(refused.stderr)")
+        let merged = try ckpt(["merge", ggufBase, adapter, "-o", work + "/untied.gguf", "--untie"])
+        #expect(merged.status == 0 && merged.stderr.contains("wrote output.weight"), "\(merged.stderr)")
+        let folder = work + "/reference"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let config = try String(contentsOfFile: base + "/config.json", encoding: .utf8)
+        try config.replacingOccurrences(of: "\"tie_word_embeddings\": true", with: "\"tie_word_embeddings\": false").write(toFile: folder + "/config.json", atomically: true, encoding: .utf8)
+        #expect(try ckpt(["merge", base, adapter, "-o", folder + "/", "--untie", "--quiet"]).status == 0)
+        try Self.toGGUF(folder, work + "/reference.gguf")
+        let (got, want) = try (floats(work + "/untied.gguf", in: work), floats(work + "/reference.gguf", in: work))
+        #expect(got.keys.sorted() == want.keys.sorted() && got["output.weight"] != nil)
+        for (name, values) in want { #expect(got[name]?.map(\.bitPattern) == values.map(\.bitPattern), "\(name)") }
+    }
+
     @Test func ggufAdapterErrors() throws {
         let (work, ggufBase) = try Self.scratch("gguf-merge-errors", base: Self.surgery + "/llama-f32")
         defer { try? FileManager.default.removeItem(atPath: work) }

@@ -24,6 +24,11 @@ enum LlamaBaseMapping {
         adapter.format != .gguf && !adapter.flattenedNames
     }
 
+    /// Whether `module` already has a llama.cpp name (mapped, or from a GGUF adapter).
+    static func isLlamaCppModule(_ module: String) -> Bool {
+        module.hasPrefix("blk.") || LlamaNames.hfModule(module) != nil
+    }
+
     static func ggufModule(_ module: String) -> String? {
         LlamaNames.ggufModule(module) ?? LlamaNames.ggufModule("model." + module)
     }
