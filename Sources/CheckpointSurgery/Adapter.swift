@@ -11,6 +11,8 @@ public enum AdapterFormat: String, Sendable, CaseIterable {
     /// A MELoRA state dict: MyTransformers naming (`weight_a.i` / `weight_b.i`) or the official
     /// PEFT-style folder (`lora_A.i.weight`, lists of r and lora_alpha).
     case melora
+    /// A llama.cpp LoRA adapter in GGUF (`general.type = adapter`, `.lora_a` / `.lora_b` pairs).
+    case gguf
 }
 
 /// A tensor of the adapter that replaces a base tensor as a whole (PEFT `modules_to_save`).
@@ -43,6 +45,7 @@ public struct Adapter: Sendable {
         case .peft: return try PEFTAdapterLoader.load(folderOrFile: path)
         case .kohya: return try KohyaAdapterLoader.load(path: path)
         case .melora: return try MELoRAAdapterLoader.load(path: path, scale: meloraScale)
+        case .gguf: return try GGUFAdapterLoader.load(path: path)
         }
     }
 }

@@ -16,11 +16,12 @@ public enum AdapterDetection {
             return try detect(path: Paths.folder(of: path))
         }
         let reader = try Checkpoint.open(path)
+        if GGUFAdapterLoader.isAdapter(reader) { return .gguf }
         let names = reader.tensors.map(\.name)
         if names.contains(where: { $0.hasSuffix(".lora_down.weight") || $0.hasSuffix(".lora_up.weight") }) { return .kohya }
         if names.contains(where: { MELoRANames.myTransformers($0) != nil }) { return .melora }
         if names.contains(where: { $0.hasSuffix(".lora_a") || $0.hasSuffix(".lora_b") }) {
-            throw SurgeryError.unsupported(path: path, what: "a GGUF LoRA adapter (lora_a / lora_b)")
+            throw SurgeryError.adapterNotRecognised(path: path, reason: "lora_a / lora_b tensors without general.type = adapter (a GGUF LoRA needs its adapter metadata: alpha)")
         }
         if names.contains(where: { $0.contains(".lora_A.") || $0.contains(".lora_B.") || $0.contains("lora_embedding_") }) {
             throw SurgeryError.adapterNotRecognised(path: path, reason: "PEFT tensor names without adapter_config.json beside them (r and lora_alpha are needed for the scale); pass the folder holding both")

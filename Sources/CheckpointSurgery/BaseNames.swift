@@ -15,7 +15,7 @@ struct BaseNames {
         tensors.contains { $0.name.hasPrefix("blk.") || $0.name == "token_embd.weight" }
     }
 
-    static let embeddingSuffixes = ["embed_tokens.weight", "wte.weight", "word_embeddings.weight", "tok_embeddings.weight", "embed_in.weight"]
+    static let embeddingSuffixes = ["embed_tokens.weight", "wte.weight", "word_embeddings.weight", "tok_embeddings.weight", "embed_in.weight", "token_embd.weight"]
     static let outputNames = ["lm_head.weight", "embed_out.weight", "output.weight"]
     static let kohyaPrefixes = ["lora_unet_", "lora_te1_", "lora_te2_", "lora_te3_", "lora_te_", "lora_transformer_", "lora_"]
 
@@ -72,6 +72,7 @@ struct BaseNames {
 
     static func isOutputModule(_ module: String) -> Bool {
         let last = module.split(separator: ".").last.map(String.init) ?? module
-        return ["lm_head", "embed_out"].contains(last) || module.hasSuffix("lm_head")
+        // `output`: llama.cpp's name for lm_head (an adapter mapped onto a GGUF base).
+        return ["lm_head", "embed_out"].contains(last) || module.hasSuffix("lm_head") || module == "output"
     }
 }

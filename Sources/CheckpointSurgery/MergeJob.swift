@@ -22,9 +22,9 @@ public struct MergeJob {
 
     public init(basePath: String, adapters: [Adapter], weights: [Double], options: MergePlan.Options) throws {
         base = try Checkpoint.open(basePath)
-        self.adapters = adapters
+        self.adapters = try LlamaBaseMapping.adapt(adapters, base: base)
         self.weights = weights
-        plan = try MergePlan(base: base.tensors, basePath: basePath, adapters: adapters, weights: weights, options: options)
+        plan = try MergePlan(base: base.tensors, basePath: basePath, adapters: self.adapters, weights: weights, options: options)
     }
 
     /// Memory the merge holds beyond the page cache: adapters' factors, two row blocks, DoRA norms.
@@ -43,6 +43,7 @@ public struct MergeJob {
     }
 
     public func run(to target: OutputTarget, overwrite: Bool, residual: OutputTarget?, progress: ((Int, Int) -> Void)? = nil) throws -> SurgeryOutcome {
+        if residual != nil { try QuantizedMerge.refuseResidual(plan, base: base.tensors) }
         var items: [MergeRunner.Item] = []
         for (output, source) in plan.sourceOfOutput.enumerated() {
             if let entry = plan.targets[output] {
@@ -59,7 +60,7 @@ public struct MergeJob {
         }
         var runner = MergeRunner(input: base, outputs: plan.outputs, items: items, direction: .merge)
         runner.threads = threads
-        let writer = try target.makeWriter(metadata: base.metadata.safetensors, tensors: plan.outputs, overwrite: overwrite)
+        let writer = try target.makeSurgeryWriter(source: base.metadata, tensors: plan.outputs, overwrite: overwrite)
         let changes = try runner.run(into: writer, progress: progress)
         var residualOutputs: [String] = []
         if let residual {

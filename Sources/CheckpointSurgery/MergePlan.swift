@@ -46,9 +46,13 @@ public struct MergePlan: Sendable {
     public struct Options: Sendable {
         public var ignoreUnmatched = false
         public var untie = false
-        public init(ignoreUnmatched: Bool = false, untie: Bool = false) {
+        /// The float type merged tensors of a quantized type ggml cannot quantize back are written in
+        /// (nil: refuse them).
+        public var requantFallback: DType?
+        public init(ignoreUnmatched: Bool = false, untie: Bool = false, requantFallback: DType? = nil) {
             self.ignoreUnmatched = ignoreUnmatched
             self.untie = untie
+            self.requantFallback = requantFallback
         }
     }
 
@@ -96,7 +100,7 @@ public struct MergePlan: Sendable {
                     source = embedding
                     resolved.index = embedding
                 } else {
-                    if names.isLlamaCppNamed {
+                    if names.isLlamaCppNamed && !LlamaBaseMapping.isLlamaCppModule(delta.module) {
                         // Mapping onto llama.cpp names also needs the converter's Q/K row permutation.
                         throw SurgeryError.unsupported(path: basePath, what: "merging an adapter with Hugging Face module names into a base with llama.cpp tensor names (GGUF: renamed tensors, permuted Q/K rows)")
                     }
@@ -120,7 +124,7 @@ public struct MergePlan: Sendable {
                     }
                     throw SurgeryError.shapeMismatch(adapter: adapter.path, module: delta.module, adapterShape: "rank \(delta.rank), ΔW for \(fitted.expectedBaseShape)", base: info.name, baseShape: info.shape)
                 }
-                guard info.dtype.isFloatingPoint, !info.dtype.isPacked, info.dtype != .f8E8M0 else { throw SurgeryError.notFloat(tensor: info.name, dtype: info.dtype) }
+                guard (info.dtype.isFloatingPoint && !info.dtype.isPacked && info.dtype != .f8E8M0) || QuantizedMerge.canMerge(info.dtype) else { throw SurgeryError.notFloat(tensor: info.name, dtype: info.dtype) }
                 var entry = target(output: output, source: source, module: delta.module)
                 entry.steps.append(Step(adapter: adapterIndex, delta: fitted, weight: weight))
                 targets[output] = entry
@@ -167,6 +171,7 @@ public struct MergePlan: Sendable {
                 throw SurgeryError.conflictingReplacement(tensor: outputs[output].name, first: adapters[replacement.adapter].path, second: adapters[other].path)
             }
         }
+        try QuantizedMerge.chooseOutputTypes(&self, fallback: options.requantFallback)
     }
 
     /// Bytes of the largest changed tensor, for memory estimates.

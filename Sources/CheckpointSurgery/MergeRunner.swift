@@ -99,9 +99,11 @@ struct MergeRunner {
             }
             offset += chunk.count / max(width, 1)
         }
-        return TensorChange(tensor: info.name, module: target.module, adapters: target.steps.map(\.adapter) + target.biasSteps.map(\.adapter),
+        var change = TensorChange(tensor: info.name, module: target.module, adapters: target.steps.map(\.adapter) + target.biasSteps.map(\.adapter),
                             rank: target.steps.reduce(0) { $0 + $1.delta.rank },
                             kind: target.biasSteps.isEmpty ? (target.steps.first.map { $0.delta.magnitude != nil ? "dora" : $0.delta.kind.rawValue } ?? "") : "lora_B.bias",
                             baseNorm: energy.base.squareRoot(), changeNorm: energy.change.squareRoot())
+        if info.dtype.isBlockQuantized { change.requantizationNorm = energy.quantization.squareRoot() }
+        return change
     }
 }

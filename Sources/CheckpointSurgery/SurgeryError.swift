@@ -20,7 +20,7 @@ public enum SurgeryError: Error, Sendable, CustomStringConvertible {
         func q(_ text: String) -> String { "'" + escapedForTerminal(text) + "'" }
         switch self {
         case let .adapterNotRecognised(path, reason):
-            return "\(q(path)) is not an adapter ckpt recognises: \(reason); force a kind with --adapter-format peft|kohya|melora"
+            return "\(q(path)) is not an adapter ckpt recognises: \(reason); force a kind with --adapter-format peft|kohya|melora|gguf"
         case let .adapterConfig(path, message):
             return "\(q(path)): \(message)"
         case let .refusedAdapter(path, kind, reason):
@@ -42,7 +42,7 @@ public enum SurgeryError: Error, Sendable, CustomStringConvertible {
         case let .residual(path, message):
             return "residual file \(q(path)): \(message)"
         case let .notFloat(tensor, dtype):
-            return "base tensor \(q(tensor)) is \(dtype.userName); adapters can only be merged into floating-point tensors (quantized GGUF bases are not supported by this build)"
+            return "base tensor \(q(tensor)) is \(dtype.userName); adapters can only be merged into floating-point tensors and into the ggml block types ckpt can dequantize"
         }
     }
 }

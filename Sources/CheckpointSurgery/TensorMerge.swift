@@ -103,7 +103,7 @@ struct TensorMerge {
     }
 
     /// Measures for the report: Σ W² and Σ (result − W)² over the tensor.
-    struct Energy { var base = 0.0; var change = 0.0 }
+    struct Energy { var base = 0.0; var change = 0.0; var quantization = 0.0 }
 
     /// Runs the second pass: reads input rows from `source`, writes output bytes through `sink`
     /// in blocks of rows. Returns the energies (input, change).
@@ -112,12 +112,12 @@ struct TensorMerge {
            [.f32, .bf16, .f16].contains(source.reader.tensors[source.index].dtype) {
             return try runFused(direction, product: single, source: source, blockBytes: blockBytes, sink: sink)
         }
-        let width = info.dtype.bits / 8
+        let rowBytes = QuantizedMerge.rowBytes(info.dtype, columns: columns)
         let factorTables = try doraSteps.reduce(into: [Int: [Double]]()) { $0[$1] = try factors(step: $1) }
         let rowsPerBlock = max(1, min(rows, blockBytes / max(columns * 8, 1)))
         let input = UnsafeMutableBufferPointer<Double>.allocate(capacity: rowsPerBlock * columns)
         defer { input.deallocate() }
-        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: max(rowsPerBlock * columns * width, 1), alignment: 64)
+        let output = UnsafeMutableRawBufferPointer.allocate(byteCount: max(rowsPerBlock * rowBytes, 1), alignment: 64)
         defer { output.deallocate() }
         let workers = max(1, min(threads, rowsPerBlock))
         var energy = Energy()
@@ -137,7 +137,7 @@ struct TensorMerge {
                 slots[worker] = computeRows(direction, first: first, local: lower..<upper, inputs: inputs, outputs: outputs, factors: factorTables)
             }
             try collect(results, into: &energy)
-            try sink(UnsafeRawBufferPointer(rebasing: output[0..<(count * columns * width)]))
+            try sink(UnsafeRawBufferPointer(rebasing: output[0..<(count * rowBytes)]))
             start += count
         }
         return energy
@@ -146,7 +146,7 @@ struct TensorMerge {
     /// One worker's rows of a block: the maths of the type's comment, on raw pointers (hot loop).
     private func computeRows(_ direction: Direction, first: Int, local: Range<Int>, inputs: UnsafeMutableBufferPointer<Double>,
                              outputs: UnsafeMutableRawBufferPointer, factors: [Int: [Double]]) -> (Energy, Int?, Error?) {
-        let width = info.dtype.bits / 8
+        let rowBytes = QuantizedMerge.rowBytes(info.dtype, columns: columns)
         let n = columns
         var energy = Energy()
         let delta = UnsafeMutablePointer<Double>.allocate(capacity: max(n, 1))
@@ -188,8 +188,12 @@ struct TensorMerge {
             energy.base += baseEnergy
             energy.change += changeEnergy
             do {
-                let target = UnsafeMutableRawBufferPointer(rebasing: outputs[(local * n * width)..<((local + 1) * n * width)])
-                try Rounding.encode(UnsafeBufferPointer(start: accumulator, count: n), as: info.dtype, into: target, scratch: &encodeScratch)
+                let target = UnsafeMutableRawBufferPointer(rebasing: outputs[(local * rowBytes)..<((local + 1) * rowBytes)])
+                if info.dtype.isBlockQuantized {
+                    energy.quantization += try QuantizedMerge.encode(UnsafeBufferPointer(start: accumulator, count: n), as: info.dtype, into: target)
+                } else {
+                    try Rounding.encode(UnsafeBufferPointer(start: accumulator, count: n), as: info.dtype, into: target, scratch: &encodeScratch)
+                }
             } catch {
                 return (energy, nil, error)
             }
@@ -204,6 +208,7 @@ struct TensorMerge {
             if let element = slot.1 { throw SurgeryError.nonFinite(tensor: info.name, module: module, element: element) }
             energy.base += slot.0.base
             energy.change += slot.0.change
+            energy.quantization += slot.0.quantization
         }
     }
 
@@ -371,8 +376,15 @@ struct RowSource {
 
     func read(rows: Range<Int>, into values: UnsafeMutableBufferPointer<Double>) throws {
         let info = reader.tensors[index]
-        let width = info.dtype.bits / 8
         let count = rows.count * columns
+        if info.dtype.isBlockQuantized {
+            let rowBytes = QuantizedMerge.rowBytes(info.dtype, columns: columns)
+            try withBytes(offset: rows.lowerBound * rowBytes, count: rows.count * rowBytes) { bytes in
+                try QuantizedMerge.decode(bytes, as: info.dtype, count: count, into: values)
+            }
+            return
+        }
+        let width = info.dtype.bits / 8
         let offset = rows.lowerBound * columns * width
         if let source = reader.source(of: index) {
             let raw = UnsafeMutableRawBufferPointer.allocate(byteCount: max(count * width, 1), alignment: 64)

@@ -16,9 +16,9 @@ public struct UnmergeJob {
 
     public init(mergedPath: String, adapters: [Adapter], weights: [Double], options: MergePlan.Options, residualPath: String?) throws {
         merged = try Checkpoint.open(mergedPath)
-        self.adapters = adapters
+        self.adapters = try LlamaBaseMapping.adapt(adapters, base: merged)
         self.weights = weights
-        plan = try MergePlan(base: merged.tensors, basePath: mergedPath, adapters: adapters, weights: weights, options: options)
+        plan = try MergePlan(base: merged.tensors, basePath: mergedPath, adapters: self.adapters, weights: weights, options: options)
         residual = try residualPath.map { try ResidualFile.Opened(path: $0, adapterCount: adapters.count, weights: weights) }
     }
 
@@ -52,7 +52,7 @@ public struct UnmergeJob {
                 try residual.restore(tensor: tensor, element: element, bytes: bytes, width: info.dtype.bits / 8, elementCount: info.elementCount)
             }
         }
-        let writer = try target.makeWriter(metadata: merged.metadata.safetensors, tensors: outputs, overwrite: overwrite)
+        let writer = try target.makeSurgeryWriter(source: merged.metadata, tensors: outputs, overwrite: overwrite)
         let changes = try runner.run(into: writer, progress: progress)
         return SurgeryOutcome(outputs: writer.outputPaths, residualOutputs: [], changes: changes)
     }

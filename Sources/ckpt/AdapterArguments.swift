@@ -1,4 +1,5 @@
 import ArgumentParser
+import CheckpointCore
 import CheckpointSurgery
 
 /// Options shared by `ckpt merge` and `ckpt unmerge`: how adapters are read and weighted.
@@ -6,7 +7,7 @@ struct AdapterArguments: ParsableArguments {
     @Option(name: .long, help: ArgumentHelp("Scale each adapter's delta by W (repeatable: one per adapter in order, or one for all). Default 1.", valueName: "W"))
     var weight: [Double] = []
 
-    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read every ADAPTER as this kind instead of detecting it. Values: peft, kohya, melora.", valueName: "KIND"))
+    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read every ADAPTER as this kind instead of detecting it. Values: peft, kohya, melora, gguf.", valueName: "KIND"))
     var adapterFormat: String?
 
     @Option(name: .customLong("melora-scale"), help: ArgumentHelp("Absolute scale of MyTransformers MELoRA files (weight_a.i / weight_b.i), which do not store it.", valueName: "S"))
@@ -15,8 +16,20 @@ struct AdapterArguments: ParsableArguments {
     @Flag(name: .customLong("ignore-unmatched"), help: "Skip adapter modules that match no base tensor or whose shape does not fit (listed in the report) instead of failing.")
     var ignoreUnmatched = false
 
+    @Option(name: .customLong("requant-fallback"), help: ArgumentHelp("Quantized GGUF base: write merged tensors of a ggml type ckpt cannot quantize back (Q2_K, Q3_K, IQ4_NL, ...) as this float type instead of refusing. Values: f32, f16, bf16.", valueName: "TYPE"))
+    var requantFallback: String?
+
     @Option(name: .long, help: ArgumentHelp("Worker threads per tensor (default: the number of cores, at most 8).", valueName: "N"))
     var threads: Int?
+
+    /// `--requant-fallback` as a float dtype.
+    func requantFallbackType() throws -> DType? {
+        guard let requantFallback else { return nil }
+        guard let type = DType(userName: requantFallback), [DType.f32, .f16, .bf16].contains(type) else {
+            throw UsageError("--requant-fallback '\(requantFallback)' is not one of f32, f16, bf16")
+        }
+        return type
+    }
 
     func loadAdapters(_ paths: [String]) throws -> (adapters: [Adapter], weights: [Double]) {
         var format: AdapterFormat?

@@ -39,7 +39,7 @@ enum ExitStatus {
         case is TorchError, is ZipError, is PickleError: return invalidInput
         case is ConversionPlan.PlanError, is TensorSelection.PatternError, is DTypeRules.RuleError, is UsageError: return usage
         case let failure as Converter.TensorError: return code(for: failure.underlying) ?? invalidInput
-        case is ConversionError, is GGMLCodecError, is SurgeryError, is LinalgError, is LowRankEditError: return invalidInput
+        case is ConversionError, is GGMLCodecError, is SurgeryError, is GGUFSurgeryError, is LinalgError, is LowRankEditError: return invalidInput
         case is WriterSequenceError: return ioError
         case let failure as ZstdError: return code(forCompression: failure)
         default: return nil

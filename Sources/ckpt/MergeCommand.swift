@@ -9,8 +9,15 @@ struct MergeCommand: ParsableCommand {
         abstract: "Merge one or more LoRA adapters into a checkpoint, streaming tensor by tensor.",
         discussion: """
         BASE is any checkpoint ckpt reads. Each ADAPTER is a PEFT folder (adapter_config.json + \
-        adapter_model.safetensors or .bin), a kohya file (lora_down / lora_up / alpha) or a MELoRA state \
-        dict; the kind is detected, or forced with --adapter-format KIND
+        adapter_model.safetensors or .bin), a kohya file (lora_down / lora_up / alpha), a MELoRA state \
+        dict or a llama.cpp GGUF LoRA (lora_a / lora_b, scale = adapter.lora.alpha / rank); the kind is \
+        detected, or forced with --adapter-format KIND
+
+        GGUF bases keep their metadata in a .gguf output. Into a llama GGUF base (llama.cpp names), \
+        Hugging Face module names are mapped and the Q/K rows of B permuted as llama.cpp's converter \
+        permutes W: the same bits as merging first and converting with --arch llama. Quantized tensors \
+        are dequantized, merged in Float32 and quantized back to their own type (--requant-fallback TYPE \
+        for types ckpt cannot quantize); --report / --json give the error that adds, relative to ‖ΔW‖.
 
         Maths: ΔW = weight · scale · B·A per adapter, scale = lora_alpha / r (α/√r with rsLoRA; \
         rank_pattern and alpha_pattern as PEFT matches them; kohya: stored alpha / r). B·A is a Float32 \
@@ -35,6 +42,7 @@ struct MergeCommand: ParsableCommand {
           ckpt merge model.safetensors a/ b/ --weight 0.7 --weight 0.3 -o out.safetensors
           ckpt merge model.safetensors lora/ -o out.safetensors --residual out.residual.safetensors
           ckpt merge model.safetensors lora/ -o out.safetensors --dry-run
+          ckpt merge llama-q4_k.gguf lora.gguf -o merged-q4_k.gguf --report
         """
     )
 
@@ -62,7 +70,7 @@ struct MergeCommand: ParsableCommand {
         let target = try outputOptions.target()
         let residualTarget = try residual.map { try SurgeryOutputArguments.resolve($0, shardSize: nil) }
         let (loaded, weights) = try adapterOptions.loadAdapters(adapters)
-        var job = try MergeJob(basePath: base, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched, untie: untie))
+        var job = try MergeJob(basePath: base, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched, untie: untie, requantFallback: adapterOptions.requantFallbackType()))
         if let threads = adapterOptions.threads { job.threads = threads }
         if dryRun {
             let estimates = [
@@ -71,9 +79,9 @@ struct MergeCommand: ParsableCommand {
                 JSONMember("residual_bytes", .number(String(residual == nil ? 0 : job.residualBytes))),
             ]
             if outputOptions.json {
-                print(JSONEmitter(style: .python(indent: 2)).text(SurgeryReport.json(command: "merge --dry-run", adapters: loaded, weights: weights, plan: job.plan, outcome: nil, seconds: nil, extra: estimates)))
+                print(JSONEmitter(style: .python(indent: 2)).text(SurgeryReport.json(command: "merge --dry-run", adapters: job.adapters, weights: weights, plan: job.plan, outcome: nil, seconds: nil, extra: estimates)))
             } else {
-                print(SurgeryReport.plan(job.plan, adapters: loaded, weights: weights), terminator: "")
+                print(SurgeryReport.plan(job.plan, adapters: job.adapters, weights: weights), terminator: "")
                 print("estimates: peak memory \(ByteSize.describe(job.peakMemoryEstimate)) (plus page cache), output \(ByteSize.describe(job.plan.outputBytes))" + (residual == nil ? "" : ", residual ≤ \(ByteSize.describe(job.residualBytes)) before compression"))
             }
             return
@@ -83,7 +91,7 @@ struct MergeCommand: ParsableCommand {
         progress.finish()
         let seconds = Clock.now() - started
         let residualNote = outcome.residualOutputs.isEmpty ? "" : "; residual \(escapedForTerminal(outcome.residualOutputs[0]))"
-        outputOptions.printOutcome(command: "merge", adapters: loaded, weights: weights, plan: job.plan, outcome: outcome, seconds: seconds,
+        outputOptions.printOutcome(command: "merge", adapters: job.adapters, weights: weights, plan: job.plan, outcome: outcome, seconds: seconds,
                                    summary: "\(outcome.changes.count) tensors changed by \(loaded.count) adapter(s)" + residualNote)
     }
 }

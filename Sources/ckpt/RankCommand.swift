@@ -43,7 +43,7 @@ struct RankCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("Also write an SVG with the spectra per module type and an effective-rank-by-layer heatmap.", valueName: "FILE.svg"))
     var plot: String?
 
-    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read ADAPTER as this kind instead of detecting it. Values: peft, kohya, melora.", valueName: "KIND"))
+    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read ADAPTER as this kind instead of detecting it. Values: peft, kohya, melora, gguf.", valueName: "KIND"))
     var adapterFormat: String?
 
     @Option(name: .customLong("melora-scale"), help: ArgumentHelp("Absolute scale of MyTransformers MELoRA files, which do not store it.", valueName: "S"))

@@ -5,9 +5,12 @@ import CheckpointSurgery
 /// Text and JSON renderings of a merge / unmerge for the user.
 enum SurgeryReport {
     static func table(_ changes: [TensorChange]) -> String {
-        var lines = ["tensor\tkind\trank\t‖ΔW‖/‖W‖"]
+        // Quantized outputs add the error requantization added, relative to ‖ΔW‖.
+        let quantized = changes.contains { $0.requantizationNorm != nil }
+        var lines = ["tensor\tkind\trank\t‖ΔW‖/‖W‖" + (quantized ? "\trequant/‖ΔW‖" : "")]
         for change in changes {
-            lines.append("\(escapedForTerminal(change.tensor))\t\(change.kind)\t\(change.rank)\t\(String(format6(change.relativeChange)))")
+            let requant = quantized ? "\t" + (change.relativeRequantization.map(format6) ?? "-") : ""
+            lines.append("\(escapedForTerminal(change.tensor))\t\(change.kind)\t\(change.rank)\t\(String(format6(change.relativeChange)))" + requant)
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -41,7 +44,9 @@ enum SurgeryReport {
                     JSONMember("base_norm", number(change.baseNorm)),
                     JSONMember("delta_norm", number(change.changeNorm)),
                     JSONMember("relative_change", number(change.relativeChange)),
-                ])
+                ] + (change.requantizationNorm.map { norm in
+                    [JSONMember("requantization_norm", number(norm)), JSONMember("requantization_relative", number(change.relativeRequantization ?? 0))]
+                } ?? []))
             })))
         }
         members += extra

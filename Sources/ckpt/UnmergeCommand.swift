@@ -12,7 +12,9 @@ struct UnmergeCommand: ParsableCommand {
         result is the merged weights minus the recomputed deltas, rounded once: close to the base but \
         not bit-exact (rounding during the merge lost bits), and DoRA merges and modules_to_save \
         replacements cannot be undone. With the residual file written by ckpt merge --residual FILE every \
-        tensor is restored exactly, tensors added by --untie are dropped, and replaced tensors come back.
+        tensor is restored exactly, tensors added by --untie are dropped, and replaced tensors come back. \
+        GGUF files and GGUF LoRA adapters are read as ckpt merge reads them; quantized tensors are \
+        dequantized, the update subtracted in Float32 and the result quantized back (approximate).
 
         Examples:
           ckpt unmerge merged.safetensors lora/ -o base.safetensors --residual merged.residual.safetensors
@@ -37,13 +39,13 @@ struct UnmergeCommand: ParsableCommand {
         let started = Clock.now()
         let target = try outputOptions.target()
         let (loaded, weights) = try adapterOptions.loadAdapters(adapters)
-        var job = try UnmergeJob(mergedPath: merged, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched), residualPath: residual)
+        var job = try UnmergeJob(mergedPath: merged, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched, requantFallback: adapterOptions.requantFallbackType()), residualPath: residual)
         if let threads = adapterOptions.threads { job.threads = threads }
         let progress = ProgressLine(label: "unmerging", enabled: !outputOptions.quiet)
         let outcome = try job.run(to: target, overwrite: outputOptions.force) { done, total in progress.update(done: done, total: total) }
         progress.finish()
         let seconds = Clock.now() - started
-        outputOptions.printOutcome(command: "unmerge", adapters: loaded, weights: weights, plan: job.plan, outcome: outcome, seconds: seconds,
+        outputOptions.printOutcome(command: "unmerge", adapters: job.adapters, weights: weights, plan: job.plan, outcome: outcome, seconds: seconds,
                                    summary: "\(outcome.changes.count) tensors restored" + (residual == nil ? " (approximately: no --residual)" : " exactly"))
     }
 }

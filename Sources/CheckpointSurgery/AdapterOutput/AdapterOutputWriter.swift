@@ -20,6 +20,8 @@ public enum AdapterOutputWriter {
             return [path]
         case .melora:
             throw LowRankEditError.layoutNotWritable(path: path, reason: "a plain LoRA cannot be written in a MELoRA layout; use ckpt melora to re-split it")
+        case .gguf:
+            throw LowRankEditError.layoutNotWritable(path: path, reason: "writing GGUF LoRA adapters from here is not supported; write a PEFT folder and convert it with ckpt convert ADAPTER_DIR out.gguf --arch llama")
         }
     }
 }
