@@ -15,6 +15,6 @@ struct Ckpt: ParsableCommand {
         SIGINT and 143 for SIGTERM (temporary outputs are removed first; no partial output is left behind).
         """,
         version: "0.1.0",
-        subcommands: [InspectCommand.self, ConvertCommand.self, MergeCommand.self, UnmergeCommand.self, BenchCommand.self, RankCommand.self, ResizeCommand.self, ExtractCommand.self, MeloraCommand.self, CombineCommand.self]
+        subcommands: [InspectCommand.self, ConvertCommand.self, MergeCommand.self, UnmergeCommand.self, BenchCommand.self, RankCommand.self, ResizeCommand.self, ExtractCommand.self, MeloraCommand.self, CombineCommand.self, VerifyCommand.self]
     )
 }
