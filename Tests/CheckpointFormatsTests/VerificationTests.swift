@@ -42,7 +42,7 @@ import CheckpointCore
         let end = location.offset + location.count
         #expect(report.problems == [VerificationProblem(
             kind: .unreadable, subject: "b",
-            message: "byte range \(location.offset)..<\(end) is outside '\(path)' (\(end) bytes); the file is truncated or corrupt")])
+            message: "byte range \(location.offset)..<\(end) is outside '\(path)' (\(size) bytes); the file is truncated or corrupt")])
         #expect(report.tensors.map(\.readable) == [true, false])
         #expect(report.tensors[0].nonFinite == NonFiniteCount())
     }
@@ -72,5 +72,22 @@ import CheckpointCore
         counts = NonFiniteCount()
         try le([Float.signalingNaN, .infinity, 1, -.infinity].map(\.bitPattern)).withUnsafeBytes { try counts.add($0, dtype: .c64, count: 2, scratch: scratch) }
         #expect(counts == NonFiniteCount(nan: 1, infinite: 2))
+    }
+}
+
+@Suite struct MappedRangeTests {
+    /// A mapped range past the current end of a file that shrank since it was opened is refused with
+    /// the file's present size instead of being handed out (touching it would raise SIGBUS).
+    @Test func rangeBeyondTheShrunkFileIsARangeError() throws {
+        let folder = try makeTemporaryFolder("mapped-shrunk")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let path = folder + "/data.bin"
+        try writeBytes([UInt8](repeating: 7, count: 1 << 16), to: path)
+        let mapped = try ReadOnlyFile(path: path).map()
+        #expect(try mapped.bytes(at: 4096, count: 4096).count == 4096)
+        #expect(truncate(path, 5000) == 0)
+        let error = #expect(throws: RangeError.self) { _ = try mapped.bytes(at: 4096, count: 4096) }
+        #expect(error?.description == "byte range 4096..<8192 is outside '\(path)' (5000 bytes); the file is truncated or corrupt")
+        #expect(try mapped.bytes(at: 0, count: 5000).count == 5000)
     }
 }
