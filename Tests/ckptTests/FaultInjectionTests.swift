@@ -52,13 +52,35 @@ import Glibc
             let now = try Data(contentsOf: URL(fileURLWithPath: output))
             #expect(now == previous || now == complete, "a partial file of \(now.count) bytes is under the final name")
             outcomes.insert(now == complete ? "complete" : "previous")
-            for name in temporaries(folder) {
-                #expect(name.hasPrefix(".out.safetensors.ckpt-tmp-\(process.processIdentifier)-"))
-                try FileManager.default.removeItem(atPath: folder + "/" + name)
-            }
+            // At most this run's own temporary file remains: the run removed those of earlier killed runs.
+            let left = temporaries(folder)
+            #expect(left.count <= 1)
+            for name in left { #expect(name.hasPrefix(".out.safetensors.ckpt-tmp-\(process.processIdentifier)-")) }
             try previous.write(to: URL(fileURLWithPath: output))
         }
         #expect(!outcomes.isEmpty)
+        #expect(try ckpt(["convert", input, output, "--dtype", "bf16", "--force", "--quiet"]).status == 0)
+        #expect(temporaries(folder).isEmpty)
+        #expect(try Data(contentsOf: URL(fileURLWithPath: output)) == complete)
+    }
+
+    /// Stale temporary files are those of dead processes only: a live process's file is kept, as are
+    /// other destinations' files.
+    @Test func onlyDeadProcessesTemporariesAreRemoved() throws {
+        let folder = try temporaryFolder("fault-stale")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let input = folder + "/in.safetensors"
+        try writeF32Checkpoint(input, count: 16)
+        let finished = Process()
+        finished.executableURL = URL(fileURLWithPath: "/bin/true")
+        try finished.run()
+        finished.waitUntilExit()
+        let dead = ".out.safetensors.ckpt-tmp-\(finished.processIdentifier)-0"
+        let live = ".out.safetensors.ckpt-tmp-\(getpid())-3"
+        let other = ".other.safetensors.ckpt-tmp-\(finished.processIdentifier)-0"
+        for name in [dead, live, other] { try Data([1, 2, 3]).write(to: URL(fileURLWithPath: folder + "/" + name)) }
+        #expect(try ckpt(["convert", input, folder + "/out.safetensors", "--quiet"]).status == 0)
+        #expect(Set(temporaries(folder)) == [live, other])
     }
 
     /// SIGTERM is caught: exit status 143 and the temporary file removed (or the run had completed).
@@ -134,5 +156,29 @@ import Glibc
             try? FileManager.default.removeItem(atPath: output)
         }
         #expect(failures > 0)
+    }
+
+    /// The SIGBUS handler (a mapped input shrinking under a read) ends the run like an interruption:
+    /// its message, exit status 4, temporary file removed. Raised here with kill(2), which runs the
+    /// same handler as a fault does.
+    @Test func sigbusIsReportedAndCleansUp() throws {
+        let folder = try temporaryFolder("fault-bus")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let input = try makeInput(folder)
+        let output = folder + "/out.safetensors"
+        let (process, err) = try start(["convert", input, output, "--dtype", "bf16", "--quiet"])
+        // Wait until the temporary output exists, so the clean-up has something to remove.
+        for _ in 0..<200 where temporaries(folder).isEmpty { usleep(5_000) }
+        kill(process.processIdentifier, SIGBUS)
+        let message = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit)
+        if process.terminationStatus == 4 {
+            #expect(message.hasPrefix("ckpt: error: an input file was truncated or replaced while it was being read (SIGBUS)"))
+            #expect(!FileManager.default.fileExists(atPath: output))
+        } else {
+            #expect(process.terminationStatus == 0, "finished before the signal arrived")
+        }
+        #expect(temporaries(folder).isEmpty)
     }
 }
