@@ -36,7 +36,7 @@ import Testing
     }
 
     @Test func cleanFilesExitZero() throws {
-        for path in ["/safetensors/small_model.safetensors", "/gguf/quant_reference.gguf", "/torch/sd_tied.pt", "/safetensors/sharded", "/torch/sharded"] {
+        for path in ["/safetensors/small_model.safetensors", "/gguf/quant_reference.gguf", "/torch/sd_tied.pt", "/safetensors/sharded", "/torch/sharded", "/gguf/split/tiny-00002-of-00003.gguf", "/zstd/small_model.safetensors.zst"] {
             let run = try ckpt(["verify", repositoryFixtures + path])
             #expect(run.status == 0, "\(path): \(run.stderr)")
             #expect(run.stdout.contains("result       OK, no problems found"), "\(path)")
