@@ -102,7 +102,7 @@ import Foundation
 }
 
 @Suite struct ManualPageTests {
-    static let pages: [(String, [String])] = [("ckpt.1", []), ("ckpt-inspect.1", ["inspect"]), ("ckpt-convert.1", ["convert"]), ("ckpt-bench.1", ["bench"]), ("ckpt-merge.1", ["merge"]), ("ckpt-unmerge.1", ["unmerge"]), ("ckpt-rank.1", ["rank"]), ("ckpt-resize.1", ["resize"]), ("ckpt-extract.1", ["extract"]), ("ckpt-melora.1", ["melora"]), ("ckpt-combine.1", ["combine"])]
+    static let pages: [(String, [String])] = [("ckpt.1", []), ("ckpt-inspect.1", ["inspect"]), ("ckpt-convert.1", ["convert"]), ("ckpt-bench.1", ["bench"]), ("ckpt-merge.1", ["merge"]), ("ckpt-unmerge.1", ["unmerge"]), ("ckpt-rank.1", ["rank"]), ("ckpt-resize.1", ["resize"]), ("ckpt-extract.1", ["extract"]), ("ckpt-melora.1", ["melora"]), ("ckpt-combine.1", ["combine"]), ("ckpt-verify.1", ["verify"])]
 
     /// Every option `--help` lists is documented in the man page, and the page names no option the
     /// command lacks.

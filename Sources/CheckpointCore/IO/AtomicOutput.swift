@@ -7,7 +7,8 @@ import Glibc
 ///
 /// The destination therefore holds either its previous content or the complete new file, never a part.
 /// The temporary file is removed on `abort()`, on deinit without commit, and on SIGINT/SIGTERM (see
-/// `TemporaryFiles`). Small writes are coalesced in a buffer; large ones go straight to `write(2)`.
+/// `TemporaryFiles`); after SIGKILL it remains until the next output to the same destination removes
+/// it (`StaleTemporaries`). Small writes are coalesced in a buffer; large ones go straight to `write(2)`.
 /// With an `OutputFilter` (zstd), every byte passes through the filter and the file holds its output.
 public final class AtomicOutput {
     public let destination: String
@@ -30,8 +31,9 @@ public final class AtomicOutput {
         }
         let folder = Paths.folder(of: destination)
         let name = Paths.baseName(of: destination)
+        StaleTemporaries.remove(folder: folder, name: name)
         let created = try TemporaryFiles.createExclusive(mode: 0o666) { attempt in
-            "\(folder)/.\(name).ckpt-tmp-\(getpid())-\(attempt)"
+            "\(folder)/\(StaleTemporaries.prefix(for: name))\(getpid())-\(attempt)"
         }
         self.destination = destination
         self.temporaryPath = created.path

@@ -39,6 +39,12 @@ public final class MappedFile: @unchecked Sendable {
             throw RangeError(path: path, offset: offset, length: count, fileSize: size)
         }
         guard let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        // Touching a mapped page past the current end of the file raises SIGBUS: a file cut short since
+        // it was opened is refused here, per range (a cut during the read is left to the SIGBUS
+        // handler of `TemporaryFiles.installSignalCleanup`).
+        if count > 0, let current = file.currentSize(), current < offset + count {
+            throw RangeError(path: path, offset: offset, length: count, fileSize: current)
+        }
         return UnsafeRawBufferPointer(start: base + offset, count: count)
     }
 

@@ -52,7 +52,7 @@ public final class ReadOnlyFile: @unchecked Sendable {
                 if Glibc.errno == EINTR { continue }
                 throw FileError(path: path, operation: "read", errno: Glibc.errno)
             }
-            if got == 0 { throw RangeError(path: path, offset: offset, length: count, fileSize: size) }
+            if got == 0 { throw RangeError(path: path, offset: offset, length: count, fileSize: currentSize() ?? size) }
             done += got
         }
         return bytes
@@ -72,9 +72,16 @@ public final class ReadOnlyFile: @unchecked Sendable {
                 if Glibc.errno == EINTR { continue }
                 throw FileError(path: path, operation: "read", errno: Glibc.errno)
             }
-            if got == 0 { throw RangeError(path: path, offset: offset, length: count, fileSize: size) }
+            if got == 0 { throw RangeError(path: path, offset: offset, length: count, fileSize: currentSize() ?? size) }
             done += got
         }
+    }
+
+    /// The file's size now (`fstat(2)`), which differs from `size` when it was changed since it was
+    /// opened; nil when it cannot be read.
+    public func currentSize() -> Int? {
+        var info = stat()
+        return fstat(descriptor, &info) == 0 ? Int(info.st_size) : nil
     }
 
     /// Maps the whole file read-only.

@@ -75,5 +75,29 @@ public enum TemporaryFiles {
             source.resume()
             sources.append(source)
         }
+        installFaultHandler()
+    }
+
+    /// What a process that took SIGBUS prints, built before any fault so that the handler allocates nothing.
+    private static let faultMessage: [UInt8] = Array("""
+        ckpt: error: an input file was truncated or replaced while it was being read (SIGBUS); temporary \
+        outputs were removed and nothing was written. Make sure no other program is writing the input, \
+        then run again.
+
+        """.utf8)
+
+    /// SIGBUS arrives when a mapped input shrinks under a read (another program truncating or
+    /// rewriting it in place). It cannot be turned into a thrown error, so the handler does what
+    /// an interruption does, with a message instead of a crash: remove temporary outputs, exit 4
+    /// (I/O error). The registry lock is never held while mapped bytes are read, so it is free here.
+    private static func installFaultHandler() {
+        _ = faultMessage.count
+        signal(SIGBUS) { _ in
+            TemporaryFiles.faultMessage.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+            TemporaryFiles.registry.withLock { paths in
+                for path in paths.values { unlink(path) }
+            }
+            _exit(4)
+        }
     }
 }

@@ -133,15 +133,31 @@ public struct TorchStateDict: Sendable {
     }
 
     private static func countTensors(_ value: PickleValue, _ visits: inout Int) throws -> Int {
-        try visit(&visits)
-        switch value {
-        case .tensor: return 1
-        case let .object(object):
-            var count = 0
-            for item in object.items { count += try countTensors(item, &visits) }
-            for pair in object.pairs { count += try countTensors(pair.value, &visits) }
-            return count
-        default: return 0
+        var known: [ObjectIdentifier: (tensors: Int, visits: Int)] = [:]
+        return try countTensors(value, &visits, &known)
+    }
+
+    /// Counts as if every shared object were walked again (so an object bomb meets the same visit
+    /// limit, with the same error), but walks each object once: a repeat adds its remembered visits
+    /// (found by fuzzing: a memo-reuse bomb took seconds to reach the limit).
+    private static func countTensors(_ value: PickleValue, _ visits: inout Int, _ known: inout [ObjectIdentifier: (tensors: Int, visits: Int)]) throws -> Int {
+        guard case let .object(object) = value else {
+            try visit(&visits)
+            if case .tensor = value { return 1 }
+            return 0
         }
+        if let seen = known[ObjectIdentifier(object)] {
+            let (total, overflow) = visits.addingReportingOverflow(seen.visits)
+            visits = overflow ? Int.max : total
+            if visits > maxVisits { throw PickleError.tooManyObjects(limit: maxVisits) }
+            return seen.tensors
+        }
+        let start = visits
+        try visit(&visits)
+        var count = 0
+        for item in object.items { count += try countTensors(item, &visits, &known) }  // ≤ visits ≤ maxVisits
+        for pair in object.pairs { count += try countTensors(pair.value, &visits, &known) }
+        known[ObjectIdentifier(object)] = (count, visits - start)
+        return count
     }
 }
