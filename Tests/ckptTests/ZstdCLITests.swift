@@ -145,6 +145,8 @@ import Foundation
         let output = folder + "/out.safetensors.zst"
         var started = Date()
         try interrupt(sizes: 48 << 20, prepare: { count in
+            // A run that finished before the signal left its output; the next try starts without it.
+            try? FileManager.default.removeItem(atPath: output)
             try writeF32Checkpoint(folder + "/in.safetensors", count: count)
             started = Date()
         }, arguments: ["convert", folder + "/in.safetensors", output, "--compress", "zstd:19", "--quiet"], scratch: folder, underWay: {
