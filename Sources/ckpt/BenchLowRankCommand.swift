@@ -61,7 +61,8 @@ struct BenchLowRankCommand: ParsableCommand {
         start = Clock.now()
         let adapter = try Adapter.load(path: adapterFolder)
         let resize = try ResizeOperation(adapter: adapter, selection: .rule(.fixed(resizeRank), maxRank: resizeRank), dtype: .bf16, useRSLoRA: false)
-        try AdapterOutputWriter.write(resize.output, like: adapter, to: folder + "/resized", overwrite: false)
+        try AdapterOutputWriter.write(resize.output, layout: adapter.format, to: folder + "/resized",
+                                      options: .init(peftTemplate: try AdapterSource.peftConfigJSON(adapter)), overwrite: false)
         let resizeSeconds = Clock.now() - start
 
         // Baseline: form each ΔW densely and run a full SVD (what kohya and PEFT do), and extraction

@@ -12,16 +12,18 @@ struct CombineCommand: ParsableCommand {
         [A₁; A₂; …], so no cross terms appear. That product is recompressed by its factor SVD: to its \
         numerical rank (lossless), or to --rank R (the optimal rank-R approximation, energy kept \
         reported). Factors: B = U·diag(σ), A = Vᵀ, scale 1. The output takes the first adapter's layout \
-        (PEFT folder or kohya file); modules_to_save tensors are carried over (two adapters replacing \
-        the same tensor is an error).
+        (PEFT folder, kohya file or GGUF adapter; PEFT for MELoRA), or --to peft, kohya or gguf; \
+        modules_to_save tensors are carried over into PEFT (two adapters replacing the same tensor is \
+        an error). The adapters must name modules alike (all Hugging Face, kohya or llama.cpp names).
 
         Examples:
           ckpt combine a/ b/ -o ab/
           ckpt combine a/ b/ --weight 0.7 --weight 0.3 -o mix/ --rank 32
+          ckpt combine a/ b/ -o ab.safetensors --to kohya
         """
     )
 
-    @Argument(help: "Two or more adapters of the same model (PEFT folders, kohya files or MELoRA).")
+    @Argument(help: "Two or more adapters of the same model (PEFT folders, kohya files, GGUF LoRA adapters or MELoRA).")
     var adapters: [String]
 
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the combined adapter.", valueName: "OUT"))
@@ -50,13 +52,13 @@ struct CombineCommand: ParsableCommand {
         let loaded = try adapters.map { try AdapterChoice(format: nil, meloraScale: meloraScale).load($0) }
         let first = loaded[0]
         let outputType = try writing.outputDType(like: first)
+        let layout = try writing.layout(default: first.format == .melora ? .peft : first.format)
+        var options = try writing.writerOptions(source: first)
         let operation = try CombineOperation(adapters: loaded, weights: weights, rank: rank, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(first))
-        if first.format == .melora {
-            try PEFTAdapterWriter.write(operation.output, folder: output, template: nil, overwrite: writing.force)
-        } else {
-            try AdapterOutputWriter.write(operation.output, like: first, to: output, overwrite: writing.force,
-                                          kohyaMetadata: [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"), ("ss_training_comment", "combined by ckpt")])
-        }
+        // The first adapter's config is kept only for its own layout (a MELoRA config describes blocks).
+        options.peftTemplate = first.format == .peft ? try AdapterSource.peftConfigJSON(first) : nil
+        options.kohyaMetadata = [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"), ("ss_training_comment", "combined by ckpt")]
+        let written = try AdapterOutputWriter.write(operation.output, layout: layout, to: output, options: options, overwrite: writing.force)
         if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(.object([
                 JSONMember("modules", .array(operation.results.map { r in
@@ -64,6 +66,7 @@ struct CombineCommand: ParsableCommand {
                              JSONMember("rank", .number(String(r.rank))), JSONMember("energy_retained", RankJSON.number(r.energyRetained))])
                 })),
                 JSONMember("written", .string(output)),
+                JSONMember("notes", .array(written.notes.map { .string($0) })),
             ])))
         } else {
             var rows = [["module", "input ranks", "rank", "energy kept"]]
@@ -71,6 +74,7 @@ struct CombineCommand: ParsableCommand {
                 rows.append([escapedForTerminal(r.module), r.inputRanks.map(String.init).joined(separator: "+"), "\(r.rank)", ResizeReport.percent(r.energyRetained)])
             }
             print(Numbers.table(rows), terminator: "")
+            for note in written.notes { print("note: \(escapedForTerminal(note))") }
             print("combined \(adapters.count) adapters, \(operation.results.count) modules; wrote \(escapedForTerminal(output))")
         }
     }

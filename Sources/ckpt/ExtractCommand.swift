@@ -14,12 +14,16 @@ struct ExtractCommand: ParsableCommand {
         (truncated dense SVD) error; when their ratio exceeds --tolerance, the module is redone with a \
         full SVD. Factors: B = U·diag(σ), A = Vᵀ, lora_alpha = r (scale 1). Embeddings become \
         lora_embedding_A/B with --embed-lora, and otherwise they, norms, biases and any other changed \
-        tensor, are saved whole through modules_to_save. The output is a PEFT adapter folder.
+        tensor, are saved whole through modules_to_save. The output is a PEFT adapter folder, or with \
+        --to kohya / gguf a kohya file or a llama.cpp GGUF LoRA adapter (those hold no modules_to_save: \
+        such tensors are an error naming them; GGUF needs --base-config for the Q/K row permutation \
+        when the checkpoints have Hugging Face names).
 
         Examples:
           ckpt extract base/ tuned/ -o extracted/ --rank 32
           ckpt extract base/ tuned/ -o extracted/ --energy 0.9 --max-rank 128
           ckpt extract base.safetensors tuned.safetensors -o out/ --sv-epsilon 1e-3 --embed-lora
+          ckpt extract base/ tuned/ -o extracted.gguf --rank 16 --to gguf --base-config base/
         """
     )
 
@@ -29,7 +33,7 @@ struct ExtractCommand: ParsableCommand {
     @Argument(help: "The fine-tuned checkpoint, with the same tensor names and shapes.")
     var tuned: String
 
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The PEFT adapter folder to write.", valueName: "OUT"))
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The adapter to write: a folder (PEFT), or a .safetensors (kohya) or .gguf (GGUF) file with --to.", valueName: "OUT"))
     var output: String
 
     @Option(name: .long, help: ArgumentHelp("Keep R components per module.", valueName: "R"))
@@ -86,8 +90,13 @@ struct ExtractCommand: ParsableCommand {
     func run() throws {
         let options = try options()
         let started = Clock.now()
-        let operation = try ExtractOperation(base: try Checkpoint.open(base), tuned: try Checkpoint.open(tuned), options: options)
-        try PEFTAdapterWriter.write(operation.output, folder: output, template: nil, modulesToSave: operation.modulesToSave, overwrite: writing.force)
+        let layout = try writing.layout(default: .peft)
+        var writerOptions = try writing.writerOptions(source: nil)
+        var operation = try ExtractOperation(base: try Checkpoint.open(base), tuned: try Checkpoint.open(tuned), options: options)
+        writerOptions.modulesToSave = operation.modulesToSave
+        writerOptions.kohyaMetadata = [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"), ("ss_training_comment", "extracted by ckpt")]
+        let written = try AdapterOutputWriter.write(operation.output, layout: layout, to: output, options: writerOptions, overwrite: writing.force)
+        operation.notes += written.notes
         let seconds = Clock.now() - started
         if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(ExtractReport.json(operation, seconds: seconds)))

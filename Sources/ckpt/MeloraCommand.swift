@@ -15,11 +15,13 @@ struct MeloraCommand: ParsableCommand {
         The report gives, per module, the off-diagonal energy lost ‖offdiag(ΔW)‖²/‖ΔW‖² and each \
         block's tail energy. Output: the official MELoRA folder (lora_A.i / lora_B.i, lists r and \
         lora_alpha), the MyTransformers file (weight_a.i / weight_b.i, lora_scaler 1) with --naming \
-        mytransformers, or with --as-lora the exact dense-equivalent PEFT LoRA (A = blockdiag(Aᵢ), \
-        B = blockdiag(Bᵢ)). Every module's dimensions must be divisible by N; otherwise the error lists \
+        mytransformers, or with --as-lora (--to peft) the exact dense-equivalent PEFT LoRA \
+        (A = blockdiag(Aᵢ), B = blockdiag(Bᵢ)); --to kohya or gguf writes that LoRA as a kohya file or a \
+        GGUF adapter (GGUF needs --base-config for the Q/K row permutation). Every module's dimensions must be divisible by N; otherwise the error lists \
         the N that work.
 
-        Join (--join): a MELoRA adapter becomes a PEFT LoRA with the same ΔW exactly.
+        Join (--join): a MELoRA adapter becomes a PEFT LoRA with the same ΔW exactly (--to kohya or \
+        gguf for those layouts).
 
         Examples:
           ckpt melora lora/ -o melora/ --splits 4
@@ -47,10 +49,10 @@ struct MeloraCommand: ParsableCommand {
     @Option(name: .long, help: ArgumentHelp("MELoRA layout: official (default) or mytransformers.", valueName: "NAMING"))
     var naming: String = "official"
 
-    @Flag(name: .customLong("as-lora"), help: "Write the split as the exact dense-equivalent PEFT LoRA instead of a MELoRA layout.")
+    @Flag(name: .customLong("as-lora"), help: "Write the split as the exact dense-equivalent PEFT LoRA instead of a MELoRA layout (the same as --to peft).")
     var asLoRA = false
 
-    @Flag(name: .long, help: "Join a MELoRA adapter into a plain PEFT LoRA (exact).")
+    @Flag(name: .long, help: "Join a MELoRA adapter into a plain LoRA (exact): PEFT, or the layout --to names.")
     var join = false
 
     @Option(name: .customLong("melora-scale"), help: ArgumentHelp("Absolute scale of a MyTransformers MELoRA input, which does not store it.", valueName: "S"))
@@ -65,8 +67,10 @@ struct MeloraCommand: ParsableCommand {
         if join {
             guard splits == nil, rank == nil, !asLoRA else { throw UsageError("--join takes no --splits, --rank or --as-lora") }
             guard loaded.format == .melora else { throw UsageError("--join needs a MELoRA adapter; \(adapter) is \(loaded.format.rawValue)") }
+            let layout = try writing.layout(default: .peft)
             let output = LoRAOutput(modules: loaded.deltas.map(MELoRAJoin.module), dtype: outputType)
-            try PEFTAdapterWriter.write(output, folder: self.output, template: nil, overwrite: writing.force)
+            let written = try AdapterOutputWriter.write(output, layout: layout, to: self.output, options: try writing.writerOptions(source: nil), overwrite: writing.force)
+            for note in written.notes where !writing.json { print("note: \(escapedForTerminal(note))") }
             if !writing.json { print("joined \(loaded.deltas.count) modules (total rank \(loaded.deltas.map(\.rank).reduce(0, +))) into \(escapedForTerminal(self.output))") }
             else { print(JSONEmitter(style: .python(indent: 2)).text(.object([JSONMember("joined", .number(String(loaded.deltas.count))), JSONMember("written", .string(self.output))]))) }
             return
@@ -75,17 +79,23 @@ struct MeloraCommand: ParsableCommand {
         guard splits >= 2 else { throw UsageError("--splits must be at least 2") }
         if let rank, rank < 1 { throw UsageError("--rank must be at least 1") }
         guard let how = ["equal": MELoRASplit.Allocation.equal, "energy": .energy][allocate] else { throw UsageError("--allocate '\(allocate)' is not equal or energy") }
-        guard let layout = MELoRAWriter.Naming(rawValue: naming) else { throw UsageError("--naming '\(naming)' is not official or mytransformers") }
+        guard let meloraNaming = MELoRAWriter.Naming(rawValue: naming) else { throw UsageError("--naming '\(naming)' is not official or mytransformers") }
+        if asLoRA, writing.to != nil { throw UsageError("--as-lora is --to peft; give one of them") }
+        let layout: AdapterFormat = asLoRA ? .peft : try writing.layout(default: .melora)
+        let options = try writing.writerOptions(source: loaded)
         let split = try MELoRASplit(adapter: loaded, splits: splits, totalRank: rank, allocation: how)
-        if asLoRA {
+        if layout != .melora {
             let modules = split.modules.map { entry -> LoRAOutput.Module in
                 var delta = entry.delta
                 delta.blocks = entry.blocks
                 return MELoRAJoin.module(delta)
             }
-            try PEFTAdapterWriter.write(LoRAOutput(modules: modules, dtype: outputType), folder: output, template: nil, overwrite: writing.force)
+            var lora = LoRAOutput(modules: modules, dtype: outputType)
+            lora.naming = ModuleNaming(of: loaded)
+            let written = try AdapterOutputWriter.write(lora, layout: layout, to: output, options: options, overwrite: writing.force)
+            for note in written.notes where !writing.json { print("note: \(escapedForTerminal(note))") }
         } else {
-            try MELoRAWriter.write(split, naming: layout, to: output, dtype: outputType, overwrite: writing.force)
+            try MELoRAWriter.write(split, naming: meloraNaming, to: output, dtype: outputType, overwrite: writing.force)
         }
         if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(.object([

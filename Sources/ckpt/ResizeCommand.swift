@@ -12,7 +12,13 @@ struct ResizeCommand: ParsableCommand {
         components become B = U·diag(σ), A = Vᵀ (σ on the up side, as kohya does), and alpha is rescaled \
         so the scale α/r (α/√r with rsLoRA) is unchanged. The output keeps the adapter's layout (a PEFT \
         folder with rank_pattern/alpha_pattern, a kohya file, or MELoRA resized block by block with each \
-        block's scale baked into its B) and its modules_to_save tensors.
+        block's scale baked into its B) and its modules_to_save tensors; --to writes another layout \
+        (peft, kohya, gguf; MELoRA blocks are then joined exactly into one LoRA per module). Each \
+        module's scale survives every layout: PEFT rank_pattern/alpha_pattern, a kohya alpha per module \
+        (F32 when the factor dtype cannot hold it exactly), GGUF's single adapter.lora.alpha with the \
+        ratio of any module that differs multiplied into its lora_b (listed in the notes). Between \
+        Hugging Face and llama.cpp names the Q/K rows of B are permuted as llama.cpp's converter does; \
+        that needs --base-config. DoRA adapters are refused (see docs/DESIGN.md): merge, then extract.
 
         Rules (one of them):
           --rank R            keep R components (also the cap of the dynamic rules; default: the module's rank)
@@ -30,13 +36,14 @@ struct ResizeCommand: ParsableCommand {
           ckpt resize lora/ -o lora-r16/ --rank 16
           ckpt resize lora.safetensors -o small.safetensors --sv-fro 0.9 --rank 32 --verbose
           ckpt resize lora/ -o lora-64m/ --budget 64MiB
+          ckpt resize lora/ -o lora-r16.gguf --rank 16 --to gguf --base-config base-model/
         """
     )
 
-    @Argument(help: "The adapter: a PEFT folder or a kohya file.")
+    @Argument(help: "The adapter: a PEFT folder, a kohya file, a GGUF LoRA adapter or MELoRA.")
     var adapter: String
 
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the resized adapter (a folder for PEFT, a .safetensors file for kohya).", valueName: "OUT"))
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the resized adapter (a folder for PEFT, a .safetensors file for kohya, a .gguf file for GGUF).", valueName: "OUT"))
     var output: String
 
     @Option(name: .long, help: ArgumentHelp("Keep R components per module; with a dynamic rule, the largest rank it may choose.", valueName: "R"))
@@ -61,7 +68,7 @@ struct ResizeCommand: ParsableCommand {
     var energy: Double?
 
 
-    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read ADAPTER as this kind instead of detecting it. Values: peft, kohya, melora.", valueName: "KIND"))
+    @Option(name: .customLong("adapter-format"), help: ArgumentHelp("Read ADAPTER as this kind instead of detecting it. Values: peft, kohya, melora, gguf.", valueName: "KIND"))
     var adapterFormat: String?
 
     @Option(name: .customLong("melora-scale"), help: ArgumentHelp("Absolute scale of a MyTransformers MELoRA input, which does not store it.", valueName: "S"))
@@ -108,16 +115,29 @@ struct ResizeCommand: ParsableCommand {
         let selection = try selection()
         let loaded = try AdapterChoice(format: adapterFormat, meloraScale: meloraScale).load(adapter)
         let outputType = try writing.outputDType(like: loaded)
-        let operation = try ResizeOperation(adapter: loaded, selection: selection, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(loaded))
+        let layout = try writing.layout(default: loaded.format)
+        var options = try writing.writerOptions(source: loaded)
+        var operation = try ResizeOperation(adapter: loaded, selection: selection, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(loaded))
         var written = [output]
-        if loaded.format == .melora {
+        if loaded.format == .melora && layout == .melora {
             // Blocks keep the input's MELoRA layout, with their scales baked in (MyTransformers: lora_scaler 1).
             let naming: MELoRAWriter.Naming = FolderListing.isFolder(loaded.path) ? .official : .mytransformers
             try MELoRAWriter.write(operation.meloraModules, naming: naming, to: output, dtype: outputType, overwrite: writing.force)
         } else {
-            written = try AdapterOutputWriter.write(operation.output, like: loaded, to: output, overwrite: writing.force,
-                                                    kohyaMetadata: [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"),
-                                                                    ("ss_training_comment", "resized by ckpt")])
+            var lora = operation.output
+            if loaded.format == .melora {
+                // Another layout gets the resized blocks joined exactly into one LoRA per module.
+                lora.modules = zip(loaded.deltas, operation.meloraModules).map { delta, resized in
+                    var joined = delta
+                    joined.blocks = resized.blocks
+                    return MELoRAJoin.module(joined)
+                }
+            }
+            options.peftTemplate = try AdapterSource.peftConfigJSON(loaded)
+            options.kohyaMetadata = [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"), ("ss_training_comment", "resized by ckpt")]
+            let result = try AdapterOutputWriter.write(lora, layout: layout, to: output, options: options, overwrite: writing.force)
+            written = result.files
+            operation.notes += result.notes
         }
         if writing.json {
             print(JSONEmitter(style: .python(indent: 2)).text(ResizeReport.json(operation, written: written)))

@@ -1,27 +1,80 @@
 import CheckpointCore
 import CheckpointFormats
 
-/// Writes a `LoRAOutput` in the layout of the adapter it came from.
+/// Writes a `LoRAOutput` in any plain-LoRA layout: PEFT folder, kohya file or GGUF LoRA adapter,
+/// renaming modules to the layout's naming first. What a layout cannot hold is refused by name, with
+/// the layouts that can hold it.
 public enum AdapterOutputWriter {
-    /// Returns the files written. PEFT: `path` is a folder; kohya: a .safetensors file.
+    public struct Options {
+        /// The source adapter_config.json, kept for a PEFT output (nil: a fresh one).
+        public var peftTemplate: JSONValue?
+        public var modulesToSave: [String] = []
+        public var kohyaMetadata: [(key: String, value: String)] = []
+        /// Head counts for the Q/K row permutation between Hugging Face and llama.cpp names.
+        public var llamaConfig: LlamaConfig?
+        /// `general.architecture` of a GGUF output.
+        public var ggufArchitecture = "llama"
+
+        public init(peftTemplate: JSONValue? = nil, modulesToSave: [String] = [], kohyaMetadata: [(key: String, value: String)] = [],
+                    llamaConfig: LlamaConfig? = nil, ggufArchitecture: String = "llama") {
+            self.peftTemplate = peftTemplate
+            self.modulesToSave = modulesToSave
+            self.kohyaMetadata = kohyaMetadata
+            self.llamaConfig = llamaConfig
+            self.ggufArchitecture = ggufArchitecture
+        }
+    }
+
+    public struct Written: Sendable {
+        public var files: [String]
+        /// Facts about the conversion the user should see (scales folded into B, …).
+        public var notes: [String]
+    }
+
+    /// PEFT: `path` is a folder; kohya: a .safetensors file; GGUF: a .gguf file.
     @discardableResult
-    public static func write(_ output: LoRAOutput, like source: Adapter, to path: String, overwrite: Bool,
-                             kohyaMetadata: [(key: String, value: String)] = []) throws -> [String] {
-        switch source.format {
+    public static func write(_ output: LoRAOutput, layout: AdapterFormat, to path: String, options: Options = Options(), overwrite: Bool) throws -> Written {
+        try checkExpressible(output, layout: layout, path: path, modulesToSave: options.modulesToSave)
+        var renamed = output
+        let renaming = ModuleRenaming(from: output.naming, to: ModuleNaming(layout: layout), config: options.llamaConfig, path: path)
+        renamed.modules = try output.modules.map(renaming.rename)
+        renamed.naming = renaming.to
+        // A template from another layout's adapter names its modules differently: start afresh.
+        let template = output.naming == .huggingFace ? options.peftTemplate : nil
+        switch layout {
         case .peft:
-            try PEFTAdapterWriter.write(output, folder: path, template: try AdapterSource.peftConfigJSON(source), overwrite: overwrite)
-            return [Paths.join(path, "adapter_model.safetensors"), Paths.join(path, "adapter_config.json")]
+            try PEFTAdapterWriter.write(renamed, folder: path, template: template, modulesToSave: options.modulesToSave, overwrite: overwrite)
+            return Written(files: [Paths.join(path, "adapter_model.safetensors"), Paths.join(path, "adapter_config.json")], notes: [])
         case .kohya:
             guard path.hasSuffix(".safetensors") else {
                 throw LowRankEditError.layoutNotWritable(path: path, reason: "a kohya adapter is one .safetensors file; name the output *.safetensors")
             }
             try Folders.create(Paths.folder(of: path))
-            try KohyaAdapterWriter.write(output, path: path, metadata: kohyaMetadata, overwrite: overwrite)
-            return [path]
-        case .melora:
-            throw LowRankEditError.layoutNotWritable(path: path, reason: "a plain LoRA cannot be written in a MELoRA layout; use ckpt melora to re-split it")
+            try KohyaAdapterWriter.write(renamed, path: path, metadata: options.kohyaMetadata, overwrite: overwrite)
+            return Written(files: [path], notes: [])
         case .gguf:
-            throw LowRankEditError.layoutNotWritable(path: path, reason: "writing GGUF LoRA adapters from here is not supported; write a PEFT folder and convert it with ckpt convert ADAPTER_DIR out.gguf --arch llama")
+            try Folders.create(Paths.folder(of: path))
+            let notes = try GGUFAdapterWriter.write(renamed, path: path, architecture: options.ggufArchitecture, overwrite: overwrite)
+            return Written(files: [path], notes: notes)
+        case .melora:
+            throw LowRankEditError.layoutNotWritable(path: path, reason: "a plain LoRA becomes MELoRA only by re-splitting it into diagonal blocks, which changes it: use ckpt melora --splits N")
+        }
+    }
+
+    /// Refuses, naming the module, what `layout` has no place for: lora_B.bias and modules_to_save
+    /// are PEFT's alone (rsLoRA goes into alpha everywhere; DoRA is refused before, by the operations).
+    static func checkExpressible(_ output: LoRAOutput, layout: AdapterFormat, path: String, modulesToSave: [String]) throws {
+        let whole = output.passThrough.map(\.name) + output.wholeTensors.map(\.name)
+        if layout == .peft, output.naming != .huggingFace, let first = whole.first {
+            throw LowRankEditError.layoutNotWritable(path: path, reason: "'\(escapedForTerminal(first))' is saved whole (modules_to_save) under a \(output.naming.rawValue) name, which a PEFT adapter of Hugging Face names would not apply; extract from Hugging Face-named checkpoints for a PEFT output")
+        }
+        guard layout == .kohya || layout == .gguf else { return }
+        let name = layout == .kohya ? "a kohya LoRA" : "a GGUF LoRA adapter"
+        if let module = output.modules.first(where: { $0.bias != nil }) {
+            throw LowRankEditError.layoutNotWritable(path: path, reason: "module '\(escapedForTerminal(module.module))' has a lora_B.bias, which \(name) has no tensor for; write --to peft (the only layout that holds it)")
+        }
+        if let first = modulesToSave.first ?? whole.first {
+            throw LowRankEditError.layoutNotWritable(path: path, reason: "'\(escapedForTerminal(first))' is saved whole (modules_to_save), which \(name) cannot hold; write --to peft (the only layout that holds it), or merge the adapter")
         }
     }
 }

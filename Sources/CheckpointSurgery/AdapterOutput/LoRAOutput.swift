@@ -46,6 +46,8 @@ public struct LoRAOutput: Sendable {
     public var dtype: DType
     /// Tensors written whole from values (extracted modules_to_save): name, shape, values.
     public var wholeTensors: [(name: String, shape: [Int], values: [Float])] = []
+    /// How `modules` are named (writing another layout renames them).
+    public var naming: ModuleNaming = .huggingFace
 
     public init(modules: [Module], passThrough: [PassThrough] = [], useRSLoRA: Bool = false, dtype: DType) {
         self.modules = modules
@@ -57,6 +59,11 @@ public struct LoRAOutput: Sendable {
     /// The alpha that gives `scale` at rank `rank` (α = s·r, or s·√r with rsLoRA).
     public static func alpha(scale: Double, rank: Int, rsLoRA: Bool) -> Double {
         rsLoRA ? scale * Double(rank).squareRoot() : scale * Double(rank)
+    }
+
+    /// The scale α/r (α/√r with rsLoRA) of `module`.
+    public func scale(_ module: Module) -> Double {
+        useRSLoRA ? module.alpha / Double(module.rank).squareRoot() : module.alpha / Double(module.rank)
     }
 
     /// Bytes the factors take in `dtype`.
@@ -85,12 +92,12 @@ struct TensorFile {
 
     init(dtype: DType) { self.dtype = dtype }
 
-    mutating func add(_ name: String, shape: [Int], values: [Float]) throws {
-        let info = try TensorInfo(name: name, dtype: dtype, shape: shape)
+    mutating func add(_ name: String, shape: [Int], values: [Float], dtype: DType? = nil) throws {
+        let info = try TensorInfo(name: name, dtype: dtype ?? self.dtype, shape: shape)
         var out = [UInt8](repeating: 0, count: info.byteCount)
         try values.withUnsafeBytes { source in
             try out.withUnsafeMutableBytes { target in
-                try ElementConverter.convert(source, from: .f32, into: target, to: dtype, count: values.count)
+                try ElementConverter.convert(source, from: .f32, into: target, to: info.dtype, count: values.count)
             }
         }
         tensors.append(info)
@@ -105,7 +112,16 @@ struct TensorFile {
     }
 
     func write(to path: String, metadata: [(key: String, value: String)]?, overwrite: Bool) throws {
-        let writer = try SafeTensorsWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite)
+        try write(into: try SafeTensorsWriter(destination: path, metadata: metadata, tensors: tensors, overwrite: overwrite))
+    }
+
+    /// A GGUF file; derived keys (general.file_type, alignment) are added as `ckpt convert` adds them.
+    func writeGGUF(to path: String, metadata: GGUFMetadata, overwrite: Bool) throws {
+        let target = try OutputTarget.resolve(path: path, format: "gguf", shardSize: nil)
+        try write(into: try target.makeWriter(carrying: CheckpointMetadata(gguf: metadata), tensors: tensors, overwrite: overwrite).writer)
+    }
+
+    private func write(into writer: any CheckpointWriter) throws {
         do {
             for index in writer.writeOrder { try bytes[index].withUnsafeBytes { try writer.write($0) } }
             try writer.finish()

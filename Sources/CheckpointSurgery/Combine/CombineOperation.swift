@@ -18,6 +18,11 @@ public struct CombineOperation {
     public var results: [ModuleResult]
 
     public init(adapters: [Adapter], weights: [Double], rank: Int?, dtype: DType, useRSLoRA: Bool) throws {
+        let naming = adapters.first.map(ModuleNaming.init(of:)) ?? .huggingFace
+        if let other = adapters.first(where: { ModuleNaming(of: $0) != naming }) {
+            throw LowRankEditError.mismatchedModules(first: adapters[0].path, second: other.path, module: "*",
+                                                     reason: "they name modules differently (\(naming.rawValue) against \(ModuleNaming(of: other).rawValue)); write them in one layout first (ckpt resize ADAPTER --rank R --to LAYOUT, with R the adapter's rank)")
+        }
         var order: [String] = []
         var parts: [String: [(adapter: Int, b: Matrix, a: Matrix, rank: Int, delta: ModuleDelta)]] = [:]
         for (index, adapter) in adapters.enumerated() {
@@ -79,6 +84,7 @@ public struct CombineOperation {
             }
         }
         output = LoRAOutput(modules: modules, passThrough: passThrough, useRSLoRA: useRSLoRA, dtype: dtype)
+        output.naming = naming
         self.results = results
     }
 }

@@ -134,6 +134,7 @@ public struct ExtractOperation {
         guard !modules.isEmpty || !whole.isEmpty else { throw LowRankEditError.nothingToExtract(base: base.path, tuned: tuned.path) }
         var output = LoRAOutput(modules: modules, dtype: options.dtype)
         output.wholeTensors = whole
+        output.naming = ModuleNaming(baseModules: modules.map(\.module) + wholeModules)
         self.output = output
         modulesToSave = wholeModules
         self.results = results

@@ -59,7 +59,7 @@ public struct ResizeOperation {
         var units: [ModuleDelta.Block] = []
         for (index, delta) in adapter.deltas.enumerated() {
             guard delta.magnitude == nil else {
-                throw LowRankEditError.cannotResize(path: adapter.path, module: delta.module, reason: "DoRA magnitudes are normalised against the full ΔW, so a truncated ΔW would change them; merge the adapter instead of resizing it")
+                throw LowRankEditError.cannotResize(path: adapter.path, module: delta.module, reason: "a DoRA module's merged weight is m·(W + ΔW)/‖W + ΔW‖, so truncating ΔW also rescales every column through the norm, by amounts that depend on the base W this command does not read; no rank choice here could report or bound that error. Merge the adapter (ckpt merge), then ckpt extract BASE MERGED --rank R for a plain LoRA whose error is measured against the merged weights")
             }
             guard melora || delta.blocks.count == 1 else {
                 throw SurgeryError.malformedAdapter(path: adapter.path, tensor: delta.module, message: "a LoRA module needs exactly one A/B pair")
@@ -135,6 +135,7 @@ public struct ResizeOperation {
         var passThrough: [LoRAOutput.PassThrough] = adapter.replacements.map { .init(reader: $0.reader, index: $0.index) }
         passThrough.sort { $0.name < $1.name }
         output = LoRAOutput(modules: modules, passThrough: passThrough, useRSLoRA: useRSLoRA, dtype: dtype)
+        output.naming = ModuleNaming(of: adapter)
         self.results = results
         energyRetained = totalEnergy > 0 ? keptEnergy / totalEnergy : 1
         var notes: [String] = []

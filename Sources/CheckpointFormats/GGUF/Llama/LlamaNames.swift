@@ -25,6 +25,19 @@ public enum LlamaNames {
         return layerModules.first { $0.gguf == rest }.map { "model.layers.\(layer).\($0.hf)" }
     }
 
+    /// The Hugging Face module path whose kohya-flattened form (`.` → `_`, no `lora_*_` prefix) is
+    /// `flattened`, or nil. Flattening is not reversible in general; the Llama names are known.
+    public static func hfModule(flattened: String) -> String? {
+        func flat(_ name: String) -> String { String(name.map { $0 == "." ? "_" : $0 }) }
+        if let hit = globalModules.first(where: { flat($0.hf) == flattened }) { return hit.hf }
+        guard flattened.hasPrefix("model_layers_") else { return nil }
+        let rest = flattened.dropFirst("model_layers_".count)
+        guard let underscore = rest.firstIndex(of: "_"), !rest[..<underscore].isEmpty,
+              rest[..<underscore].allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        let layer = rest[..<underscore], suffix = String(rest[rest.index(after: underscore)...])
+        return layerModules.first { flat($0.hf) == suffix }.map { "model.layers.\(layer).\($0.hf)" }
+    }
+
     /// Heads whose Q/K rows llama.cpp's converter permutes for a module, or nil.
     public static func permutedHeads(ggufModule: String, config: LlamaConfig) -> Int? {
         if ggufModule.hasSuffix(".attn_q") { return config.heads }
