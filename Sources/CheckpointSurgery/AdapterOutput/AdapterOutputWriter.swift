@@ -34,6 +34,14 @@ public enum AdapterOutputWriter {
     /// PEFT: `path` is a folder; kohya: a .safetensors file; GGUF: a .gguf file.
     @discardableResult
     public static func write(_ output: LoRAOutput, layout: AdapterFormat, to path: String, options: Options = Options(), overwrite: Bool) throws -> Written {
+        var output = output
+        var notes: [String] = []
+        if layout == .kohya || layout == .gguf {
+            // PEFT's save_embedding_layers copies of the base embedding: base weights, not the adapter.
+            let copies = output.passThrough.filter { $0.name.hasSuffix(".base_layer.weight") }.count
+            output.passThrough.removeAll { $0.name.hasSuffix(".base_layer.weight") }
+            if copies > 0 { notes.append("\(copies) base-layer weight(s) PEFT saved with the adapter are base weights, not part of a \(layout.rawValue) LoRA: left out") }
+        }
         try checkExpressible(output, layout: layout, path: path, modulesToSave: options.modulesToSave)
         var renamed = output
         let renaming = ModuleRenaming(from: output.naming, to: ModuleNaming(layout: layout), config: options.llamaConfig, path: path)
@@ -51,10 +59,10 @@ public enum AdapterOutputWriter {
             }
             try Folders.create(Paths.folder(of: path))
             try KohyaAdapterWriter.write(renamed, path: path, metadata: options.kohyaMetadata, overwrite: overwrite)
-            return Written(files: [path], notes: [])
+            return Written(files: [path], notes: notes)
         case .gguf:
             try Folders.create(Paths.folder(of: path))
-            let notes = try GGUFAdapterWriter.write(renamed, path: path, architecture: options.ggufArchitecture, overwrite: overwrite)
+            notes += try GGUFAdapterWriter.write(renamed, path: path, architecture: options.ggufArchitecture, overwrite: overwrite)
             return Written(files: [path], notes: notes)
         case .melora:
             throw LowRankEditError.layoutNotWritable(path: path, reason: "a plain LoRA becomes MELoRA only by re-splitting it into diagonal blocks, which changes it: use ckpt melora --splits N")
