@@ -18,7 +18,8 @@ struct ResizeCommand: ParsableCommand {
         (F32 when the factor dtype cannot hold it exactly), GGUF's single adapter.lora.alpha with the \
         ratio of any module that differs multiplied into its lora_b (listed in the notes). Between \
         Hugging Face and llama.cpp names the Q/K rows of B are permuted as llama.cpp's converter does; \
-        that needs --base-config. DoRA adapters are refused (see docs/DESIGN.md): merge, then extract.
+        the head counts come from --base-config (the base config.json, its folder or the GGUF base). \
+        DoRA adapters are refused (see docs/DESIGN.md): merge, then extract.
 
         Rules (one of them):
           --rank R            keep R components (also the cap of the dynamic rules; default: the module's rank)
