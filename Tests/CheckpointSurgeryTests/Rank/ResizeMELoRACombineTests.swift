@@ -140,7 +140,9 @@ extension ResizeTests {
         let split = try MELoRASplit(adapter: lora, splits: 4, totalRank: 6, allocation: .energy)
         for (result, entry) in zip(split.results, split.modules) {
             #expect(result.blockRanks == [1, 2, 1, 2])
-            #expect(result.lostFraction < 1e-10)
+            // Energies come from Float32 spectra (whole ΔW against its blocks), whose difference has a
+            // noise floor near 1e-8 of ‖ΔW‖²; a split that drops anything real loses orders more.
+            #expect(result.lostFraction < 1e-6)
             let original = try #require(melora.deltas.first { $0.module == result.module })
             var resplit = original
             resplit.blocks = entry.blocks
