@@ -139,6 +139,21 @@ import Foundation
     }
 }
 
+extension LayoutCLITests {
+    /// DoRA resize stays refused (docs/DESIGN.md): the message names the module, says why the merged
+    /// error cannot be known without the base, and gives the measured way out; nothing is written.
+    @Test func doraResizeIsRefusedWithTheWayOut() throws {
+        let work = try temporaryFolder("layouts-dora")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        for layout in ["peft", "kohya"] {
+            let run = try ckpt(["resize", Self.surgery + "/dora", "-o", work + "/out", "--rank", "2", "--to", layout])
+            #expect(run.status == 3, "\(run.stderr)")
+            #expect(run.stderr.contains("module 'model.layers.0.") && run.stderr.contains("‖W + ΔW‖") && run.stderr.contains("ckpt extract BASE MERGED --rank R"), "\(run.stderr)")
+            #expect(try FileManager.default.contentsOfDirectory(atPath: work).isEmpty)
+        }
+    }
+}
+
 /// The F32 tensors of a safetensors file (test reference only).
 struct F32Tensors {
     var values: [String: [Float]] = [:]
