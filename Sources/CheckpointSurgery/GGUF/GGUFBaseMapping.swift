@@ -14,8 +14,10 @@ enum GGUFBaseMapping {
     /// is not a llama.cpp-named GGUF or no adapter needs mapping. Refuses an architecture whose names
     /// ckpt does not know, listing those it does.
     static func adapt(_ adapters: [Adapter], base: any CheckpointReader, untie: Bool) throws -> [Adapter] {
-        guard let gguf = base.metadata.gguf, BaseNames(tensors: base.tensors, tieWordEmbeddings: nil).isLlamaCppNamed,
-              adapters.contains(where: needsMapping) else { return adapters }
+        guard BaseNames.isLlamaCppNamed(base.tensors), adapters.contains(where: needsMapping) else { return adapters }
+        guard let gguf = base.metadata.gguf else {
+            throw SurgeryError.unsupported(path: base.path, what: "merging an adapter with Hugging Face module names into a base with llama.cpp tensor names but no GGUF metadata (the architecture decides the names and the Q/K permutation); merge into the GGUF file itself")
+        }
         let architecture = gguf[GGUFConstants.Key.architecture]?.text ?? "(none)"
         guard let names = GGUFArchitectureNames(architecture: architecture) else {
             let kinds = adapters.filter(needsMapping).map { "\(escapedForTerminal($0.path)) (\($0.format.rawValue))" }.joined(separator: ", ")
