@@ -8,7 +8,7 @@ import CheckpointCore
 /// two weighted adapters, a tied base with --untie), in f32 and bf16.
 @Suite struct UnmergeTests {
     static let cases: [(base: String, adapters: [String], weights: [Double]?, untie: Bool)] = [
-        ("llama-f32", ["lora"], nil, false), ("llama-bf16", ["lora"], nil, false), ("llama-f32", ["rslora"], nil, false),
+        ("llama-f32", ["lora"], nil, false), ("llama-bf16", ["lora"], nil, false), ("llama-f16", ["lora", "kohya-llm.safetensors"], nil, false), ("llama-f32", ["rslora"], nil, false),
         ("llama-f32", ["patterns"], nil, false), ("llama-f32", ["dora"], nil, false), ("llama-bf16", ["dora"], nil, false),
         ("llama-f32", ["embedding"], nil, false), ("gpt2-f32", ["gpt2-fan-in-fan-out"], nil, false),
         ("llama-bf16", ["lora", "dora", "rslora"], [0.5, 1, -2], false), ("llama-tied", ["tied-lm-head"], nil, true),
