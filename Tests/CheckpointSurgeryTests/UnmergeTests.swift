@@ -111,3 +111,17 @@ import CheckpointCore
         #expect(FileManager.default.contentsEqual(atPath: folder + "/restored.safetensors", andPath: fixture("llama-bf16/model.safetensors")))
     }
 }
+
+@Suite struct PickledAdapterTests {
+    /// The `lora` adapter as PEFT writes it with safe_serialization=False (adapter_model.bin, a torch
+    /// zip read without running its pickle) merges to the same bytes as its safetensors twin.
+    @Test func adapterModelBinMergesLikeSafetensors() throws {
+        let folder = try makeTemporaryFolder("bin-adapter")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let adapter = try Adapter.load(path: fixture("lora-bin"))
+        #expect(adapter.format == .peft && adapter.deltas.count == 14)
+        let (bin, _) = try merge(base: fixture("llama-bf16"), adapters: [fixture("lora-bin")], into: folder, name: "bin.safetensors")
+        let (safetensors, _) = try merge(base: fixture("llama-bf16"), adapters: [fixture("lora")], into: folder, name: "st.safetensors")
+        #expect(FileManager.default.contentsEqual(atPath: bin, andPath: safetensors))
+    }
+}
