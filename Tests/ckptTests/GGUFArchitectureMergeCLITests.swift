@@ -86,6 +86,40 @@ import Foundation
         #expect(GGUFMergeCLITests.bytes(work + "/back.gguf") == GGUFMergeCLITests.bytes(Self.fixtures + "/qwen2.gguf"))
     }
 
+    /// Gemma: a PEFT LoRA of the projections merges into the GGUF (gguf-py names, norms stored as
+    /// 1 + w and left alone) with the bits of the merge into the Hugging Face model; an lm_head update
+    /// is refused (llama.cpp's Gemma always uses token_embd.weight as the output), and so is --untie
+    /// for an embedding update (llama.cpp would refuse the extra output.weight).
+    @Test func gemmaGGUF() throws {
+        let work = try temporaryFolder("gguf-gemma")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let base = Self.fixtures + "/gemma.gguf"
+        let run = try ckpt(["merge", base, Self.fixtures + "/gemma-lora", "-o", work + "/merged.gguf"])
+        #expect(run.status == 0 && run.stderr.contains("mapped to llama.cpp's (gemma, gguf-py tensor map)"), "\(run.stderr)")
+        #expect(try ckpt(["merge", Self.fixtures + "/gemma", Self.fixtures + "/gemma-lora", "-o", work + "/hf.safetensors", "--quiet"]).status == 0)
+        let names = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Self.fixtures + "/arch_names.json"))) as? [String: [String: Any]])
+        let gemma = try #require(names["gemma"])
+        let (merged, hf, original, hfBase) = try (floats(work + "/merged.gguf", in: work), floats(work + "/hf.safetensors", in: work),
+                                                   floats(base, in: work), floats(Self.fixtures + "/gemma", in: work))
+        var changed = 0
+        for (name, values) in hf where values != hfBase[name] {
+            let ggufName = try #require(gemma[name] as? String, "\(name)")
+            #expect(merged[ggufName]?.map(\.bitPattern) == values.map(\.bitPattern), "\(name) → \(ggufName)")
+            changed += 1
+        }
+        #expect(changed == 14)
+        #expect(merged.filter { original[$0.key] != $0.value }.count == 14 && merged.count == original.count)
+        #expect(merged["output.weight"] == nil && merged["blk.0.attn_norm.weight"] == original["blk.0.attn_norm.weight"])
+
+        let head = try ckpt(["merge", base, Self.fixtures + "/gemma-lora-head", "-o", work + "/x.gguf", "--untie"])
+        #expect(head.status == 3 && head.stderr.contains("lm_head: an update of the output layer of a gemma GGUF"), "\(head.stderr)")
+        let embed = try ckpt(["merge", base, Self.fixtures + "/gemma-lora-embed", "-o", work + "/x.gguf"])
+        #expect(embed.status == 3 && embed.stderr.contains("has no output.weight"), "\(embed.stderr)")
+        let untie = try ckpt(["merge", base, Self.fixtures + "/gemma-lora-embed", "-o", work + "/x.gguf", "--untie"])
+        #expect(untie.status == 3 && untie.stderr.contains("--untie into a gemma GGUF"), "\(untie.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: work + "/x.gguf"))
+    }
+
     /// An architecture whose names ckpt does not know is refused, naming it and listing those it knows;
     /// an adapter module with no llama.cpp name is an unmatched module (--ignore-unmatched skips it).
     @Test func unknownArchitecturesAndModules() throws {
