@@ -9,20 +9,12 @@ import Foundation
 
     /// Every element of a float64 safetensors file (the numpy references), by tensor name.
     static func doubles(_ path: String) throws -> [String: [Double]] {
-        let data = try #require(FileManager.default.contents(atPath: path))
-        let length = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
-        let header = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as? [String: Any])
-        var result: [String: [Double]] = [:]
-        for (name, entry) in header where name != "__metadata__" {
-            let fields = try #require(entry as? [String: Any])
-            #expect(fields["dtype"] as? String == "F64")
-            let offsets = try #require(fields["data_offsets"] as? [Int])
-            let bytes = data.subdata(in: (8 + length + offsets[0])..<(8 + length + offsets[1]))
-            result[name] = stride(from: 0, to: bytes.count, by: 8).map { i in
-                Double(bitPattern: bytes.subdata(in: i..<(i + 8)).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
+        try safetensorsTensors(path).mapValues { tensor in
+            #expect(tensor.dtype == "F64")
+            return stride(from: 0, to: tensor.bytes.count, by: 8).map { i in
+                Double(bitPattern: tensor.bytes.subdata(in: i..<(i + 8)).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
             }
         }
-        return result
     }
 
     /// A kohya file with LLM names (`base_model_model_model_layers_…`: Q, K with a per-row DoRA scale,
