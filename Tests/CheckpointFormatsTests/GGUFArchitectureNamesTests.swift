@@ -3,7 +3,7 @@ import Foundation
 @testable import CheckpointFormats
 
 /// ckpt's Hugging Face ↔ llama.cpp name tables against gguf-py's own `TensorNameMap`: every tensor of
-/// tiny transformers models of each architecture, with the name gguf-py gives it (or none), recorded
+/// tiny transformers models of each architecture (and of Mistral, which llama.cpp converts as llama), with the name gguf-py gives it (or none), recorded
 /// by fixtures/surgery-gguf/make_fixtures.py in arch_names.json.
 @Suite struct GGUFArchitectureNamesTests {
     static let table: [String: [String: String?]] = {
@@ -13,14 +13,17 @@ import Foundation
         return json.mapValues { names in names.mapValues { $0 as? String } }
     }()
 
+    /// Models recorded under another name than their GGUF architecture (llama.cpp converts Mistral as llama).
+    static let convertedAs = ["mistral": "llama"]
+
     @Test func everyMappedArchitectureIsRecorded() {
-        #expect(Set(Self.table.keys) == Set(GGUFArchitectureNames.supported), "\(Self.table.keys)")
-        #expect(GGUFArchitectureNames(architecture: "phi3") == nil)
+        #expect(Set(Self.table.keys) == Set(GGUFArchitectureNames.supported + Self.convertedAs.keys), "\(Self.table.keys)")
+        #expect(GGUFArchitectureNames(architecture: "phi3") == nil && GGUFArchitectureNames(architecture: "mistral") == nil)
     }
 
-    @Test(arguments: GGUFArchitectureNames.supported)
+    @Test(arguments: GGUFArchitectureNames.supported + GGUFArchitectureNamesTests.convertedAs.keys)
     func namesAgreeWithGGUFPy(_ architecture: String) throws {
-        let names = try #require(GGUFArchitectureNames(architecture: architecture))
+        let names = try #require(GGUFArchitectureNames(architecture: Self.convertedAs[architecture] ?? architecture))
         let expected = try #require(Self.table[architecture])
         #expect(expected.count > 20)
         for (hf, gguf) in expected {
