@@ -54,13 +54,15 @@ enum GGUFBaseMapping {
     }
 
     static func map(_ adapter: Adapter, names: GGUFArchitectureNames, config: LlamaConfig?, kohya: KohyaNames, untie: Bool) throws -> Adapter {
+        // Gemma's output is always token_embd: updates of either are refused by name here.
         func ggufModule(_ module: String) throws -> String? {
             if !names.hasOutputTensor && (module == "lm_head" || module.hasSuffix(".lm_head") || module.hasSuffix("_lm_head")) {
                 throw SurgeryError.unsupported(path: adapter.path, what: "\(module): an update of the output layer of a \(names.architecture) GGUF (llama.cpp always uses token_embd.weight as its output and reads no output.weight; drop the module from the adapter)")
             }
             let name = adapter.flattenedNames ? kohya.ggufModule(module) : names.ggufModule(module) ?? names.ggufModule("model." + module)
-            if name == "token_embd" && untie && !names.hasOutputTensor {
-                throw SurgeryError.unsupported(path: adapter.path, what: "--untie into a \(names.architecture) GGUF (llama.cpp uses token_embd.weight as the output of this architecture and would refuse an extra output.weight)")
+            if name == "token_embd" && !names.hasOutputTensor {
+                // The tied-embedding rule would offer --untie, which this architecture cannot take.
+                throw SurgeryError.unsupported(path: adapter.path, what: "\(module): an update of token_embd.weight of a \(names.architecture) GGUF, which llama.cpp also uses as the output layer, so both would change; " + (untie ? "--untie cannot separate them (llama.cpp reads no output.weight for \(names.architecture) and would refuse the extra tensor)" : "--untie cannot help here (llama.cpp reads no output.weight for \(names.architecture)); drop the module from the adapter"))
             }
             return name
         }
