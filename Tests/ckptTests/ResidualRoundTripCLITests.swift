@@ -2,7 +2,7 @@ import Testing
 import Foundation
 
 /// merge --residual → unmerge --residual gives the base back byte for byte in every format a merge
-/// writes: safetensors (CheckpointSurgeryTests), sharded safetensors, PyTorch zip (.pt / .bin), GGUF
+/// writes: safetensors (CheckpointSurgeryTests), sharded safetensors, PyTorch zip (.pt / .bin, sharded), GGUF
 /// in f32 / f16 / bf16 (HF-named PEFT and kohya adapters mapped onto llama.cpp names), split GGUF, and
 /// quantized GGUF bases (Q8_0 merged back into Q8_0; a K-quant written as f16 with --requant-fallback),
 /// whose original blocks the residual keeps.
@@ -86,6 +86,13 @@ import Foundation
             try Self.roundTrip(base: work + "/base/" + name, adapters: [Self.surgery + "/lora", Self.surgery + "/dora"], merged: work + "/merged/" + name,
                                restored: work + "/restored/" + name, work: work, label: name)
         }
+        // Sharded torch (pytorch_model-0000k-of-0000n.bin + index), folder to folder.
+        for folder in ["sharded", "sharded-merged", "sharded-restored"] { try FileManager.default.createDirectory(atPath: work + "/" + folder, withIntermediateDirectories: true) }
+        try Self.convert([Self.surgery + "/llama-bf16", work + "/sharded/pytorch_model.bin", "--shard-size", "20KB"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work + "/sharded").count == 4)
+        try Self.roundTrip(base: work + "/sharded", adapters: [Self.surgery + "/lora"], merged: work + "/sharded-merged/pytorch_model.bin",
+                           mergedInput: { work + "/sharded-merged" }, restored: work + "/sharded-restored/pytorch_model.bin",
+                           restoredFiles: work + "/sharded-restored", work: work, options: ["--shard-size", "20KB"], label: "sharded torch")
     }
 
     @Test func shardedSafetensors() throws {
