@@ -11,7 +11,9 @@ struct BaseNames {
     let tiedEmbedding: String?
 
     /// Tensor names in llama.cpp's scheme (`blk.N.attn_q.weight`, `token_embd.weight`): a GGUF base.
-    var isLlamaCppNamed: Bool {
+    var isLlamaCppNamed: Bool { Self.isLlamaCppNamed(tensors) }
+
+    static func isLlamaCppNamed(_ tensors: [TensorInfo]) -> Bool {
         tensors.contains { $0.name.hasPrefix("blk.") || $0.name == "token_embd.weight" }
     }
 
@@ -34,7 +36,9 @@ struct BaseNames {
         flattened = flat
         let embedding = tensors.first { info in Self.embeddingSuffixes.contains { info.name.hasSuffix($0) } }?.name
         let hasOutput = tensors.contains { info in Self.outputNames.contains { info.name == $0 || info.name.hasSuffix("." + $0) } }
-        tiedEmbedding = (tieWordEmbeddings ?? !hasOutput) && !hasOutput ? embedding : nil
+        // llama.cpp ties exactly when output.weight is absent; a config.json lying beside a GGUF says nothing.
+        let llamaCpp = Self.isLlamaCppNamed(tensors)
+        tiedEmbedding = ((llamaCpp ? nil : tieWordEmbeddings) ?? !hasOutput) && !hasOutput ? embedding : nil
     }
 
     /// Reads `tie_word_embeddings` from the config.json beside a base file or inside a base folder.
@@ -56,12 +60,29 @@ struct BaseNames {
                 tried.append(key)
                 break
             }
-            return tried.compactMap { flattened[$0] }.map { $0 + "." + parameter } + tried.map { $0 + "." + parameter }
+            let suffix = module.contains(".") ? nil : Self.flattenedSuffix(of: module, in: flattened)
+            let found = tried.compactMap { flattened[$0] } + [suffix].compactMap { $0 }
+            return found.map { $0 + "." + parameter } + tried.map { $0 + "." + parameter }
         }
         var names = [module + "." + parameter]
         if module.hasPrefix("model.") { names.append(String(module.dropFirst(6)) + "." + parameter) }
         names.append("model." + module + "." + parameter)
         return names
+    }
+
+    /// The value of the longest key of `table` that `name` ends with, starting after an underscore:
+    /// kohya names carry prefixes of their own (`lora_unet_`, `base_model_model_`) before the flattened
+    /// path, and `layers_1_` never matches inside `layers_11_`.
+    static func flattenedSuffix(of name: String, in table: [String: String]) -> String? {
+        if let exact = table[name] { return exact }
+        var best: (length: Int, value: String)?
+        var end = name.endIndex
+        while let underscore = name[..<end].lastIndex(of: "_") {
+            let suffix = String(name[name.index(after: underscore)...])
+            if let value = table[suffix], suffix.count > (best?.length ?? 0) { best = (suffix.count, value) }
+            end = underscore
+        }
+        return best?.value
     }
 
     func resolve(module: String, parameter: String, flattenedNames: Bool) -> (index: Int?, tried: [String]) {

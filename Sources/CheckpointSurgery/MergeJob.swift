@@ -22,7 +22,7 @@ public struct MergeJob {
 
     public init(basePath: String, adapters: [Adapter], weights: [Double], options: MergePlan.Options) throws {
         base = try Checkpoint.open(basePath)
-        self.adapters = try LlamaBaseMapping.adapt(adapters, base: base)
+        self.adapters = try GGUFBaseMapping.adapt(adapters, base: base, untie: options.untie)
         self.weights = weights
         plan = try MergePlan(base: base.tensors, basePath: basePath, adapters: self.adapters, weights: weights, options: options)
     }
@@ -43,7 +43,6 @@ public struct MergeJob {
     }
 
     public func run(to target: OutputTarget, overwrite: Bool, residual: OutputTarget?, progress: ((Int, Int) -> Void)? = nil) throws -> SurgeryOutcome {
-        if residual != nil { try QuantizedMerge.refuseResidual(plan, base: base.tensors) }
         var items: [MergeRunner.Item] = []
         for (output, source) in plan.sourceOfOutput.enumerated() {
             if let entry = plan.targets[output] {
@@ -65,7 +64,8 @@ public struct MergeJob {
         var residualOutputs: [String] = []
         if let residual {
             let paths = writer.outputPaths
-            let merged = try Checkpoint.open(paths.count == 1 ? paths[0] : Paths.folder(of: paths[0]))
+            // A split GGUF opens from its first part; shards from their folder.
+            let merged = try Checkpoint.open(paths.count == 1 || target.storesBlockTypes ? paths[0] : Paths.folder(of: paths[0]))
             residualOutputs = try ResidualFile.write(to: residual, overwrite: overwrite, base: base, merged: merged, plan: plan, weights: weights, threads: threads)
         }
         return SurgeryOutcome(outputs: writer.outputPaths, residualOutputs: residualOutputs, changes: changes)

@@ -76,7 +76,9 @@ public struct MergePlan: Sendable {
             sourceOfOutput.append(source)
             added.append(name)
             addedIndex[name] = outputs.count - 1
-            notes.append("--untie: wrote \(name) as a separate copy of \(base[source].name); set tie_word_embeddings to false in config.json")
+            notes.append("--untie: wrote \(name) as a separate copy of \(base[source].name); " + (names.isLlamaCppNamed
+                ? "llama.cpp uses output.weight when the file has one (nothing else to change)"
+                : "set tie_word_embeddings to false in config.json"))
             return outputs.count - 1
         }
 
@@ -90,20 +92,17 @@ public struct MergePlan: Sendable {
                     output = index
                     source = index
                     if let tied = names.tiedEmbedding, base[index].name == tied {
-                        guard options.untie else { throw SurgeryError.tiedEmbeddings(adapter: adapter.path, module: delta.module, shared: tied) }
-                        let copy = try addUntied("lm_head.weight", source: index)
-                        targets[copy] = target(output: copy, source: index, module: "lm_head")
+                        guard options.untie else { throw SurgeryError.tiedEmbeddings(adapter: adapter.path, module: delta.module, shared: tied, llamaCpp: names.isLlamaCppNamed) }
+                        let output = names.isLlamaCppNamed ? "output" : "lm_head"
+                        let copy = try addUntied(output + ".weight", source: index)
+                        targets[copy] = target(output: copy, source: index, module: output)
                     }
                 } else if let tied = names.tiedEmbedding, BaseNames.isOutputModule(delta.module), let embedding = names.byName[tied] {
-                    guard options.untie else { throw SurgeryError.tiedEmbeddings(adapter: adapter.path, module: delta.module, shared: tied) }
+                    guard options.untie else { throw SurgeryError.tiedEmbeddings(adapter: adapter.path, module: delta.module, shared: tied, llamaCpp: names.isLlamaCppNamed) }
                     output = try addUntied(delta.module + ".weight", source: embedding)
                     source = embedding
                     resolved.index = embedding
                 } else {
-                    if names.isLlamaCppNamed && !LlamaBaseMapping.isLlamaCppModule(delta.module) {
-                        // Mapping onto llama.cpp names also needs the converter's Q/K row permutation.
-                        throw SurgeryError.unsupported(path: basePath, what: "merging an adapter with Hugging Face module names into a base with llama.cpp tensor names (GGUF: renamed tensors, permuted Q/K rows)")
-                    }
                     if options.ignoreUnmatched {
                         skipped.append("\(adapter.path): \(delta.module) (no base tensor among \(resolved.tried.joined(separator: ", ")))")
                         continue
@@ -144,7 +143,7 @@ public struct MergePlan: Sendable {
                 var resolvedIndex = found.index
                 var source = found.index
                 if resolvedIndex == nil, replacement.parameter == "weight", let tied = names.tiedEmbedding, BaseNames.isOutputModule(replacement.module), let embedding = names.byName[tied] {
-                    guard options.untie else { throw SurgeryError.tiedEmbeddings(adapter: adapter.path, module: replacement.module, shared: tied) }
+                    guard options.untie else { throw SurgeryError.tiedEmbeddings(adapter: adapter.path, module: replacement.module, shared: tied, llamaCpp: names.isLlamaCppNamed) }
                     resolvedIndex = try addUntied(replacement.module + ".weight", source: embedding)
                     source = embedding
                 }

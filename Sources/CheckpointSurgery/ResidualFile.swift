@@ -8,7 +8,9 @@ import CheckpointFormats
 ///   computes without the residual, as a wrapping integer of the dtype's width (i8/i16/i32/i64).
 ///   Nearly all entries are 0 or ±1, so the file compresses to a small fraction;
 /// - `dora_norm.<k>.<tensor>`: the f64 norms ‖W + ΔW_k‖ of DoRA step k, which unmerge divides by;
-/// - `original.<tensor>`: a base tensor that `modules_to_save` replaced, as it was;
+/// - `original.<tensor>`: a base tensor that `modules_to_save` replaced, as it was; or the blocks of a
+///   quantized base tensor (as u8: quantizing back loses more than rounding bits, so only the original
+///   blocks restore it exactly), its ggml type under `quantized` in the metadata;
 /// and in its metadata the format, the adapter count and weights, and tensors added by `--untie`.
 public enum ResidualFile {
     static let formatKey = "format"
@@ -30,12 +32,20 @@ public enum ResidualFile {
         enum Job { case residual(MergePlan.Target), norm(MergePlan.Target, step: Int), original(Int) }
         var jobs: [Job] = []
         let addedNames = Set(plan.added)
+        var quantized: [JSONMember] = []
         for output in plan.targets.keys.sorted() {
             guard let target = plan.targets[output] else { continue }
             let info = plan.outputs[output]
             guard !addedNames.contains(info.name) else { continue }
+            let original = base.tensors[target.source]
+            if original.dtype.isBlockQuantized {
+                infos.append(try TensorInfo(name: "original." + info.name, dtype: .u8, shape: [original.byteCount]))
+                quantized.append(JSONMember(info.name, .string(original.dtype.userName)))
+                jobs.append(.original(target.source))
+                continue
+            }
             if target.replacement != nil {
-                infos.append(base.tensors[target.source].renamed("original." + info.name))
+                infos.append(original.renamed("original." + info.name))
                 jobs.append(.original(target.source))
                 continue
             }
@@ -53,6 +63,7 @@ public enum ResidualFile {
             ("adapters", String(weights.count)),
             ("weights", JSONEmitter(style: .compact).text(.array(weights.map { .number(String($0)) }))),
             ("added", JSONEmitter(style: .compact).text(.array(plan.added.map { .string($0) }))),
+            ("quantized", JSONEmitter(style: .compact).text(.object(quantized))),
         ]
         let writer = try target.makeWriter(metadata: metadata, tensors: infos, overwrite: overwrite)
         let mergedIndex = Dictionary(merged.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -100,6 +111,8 @@ public enum ResidualFile {
         let reader: any CheckpointReader
         let byName: [String: Int]
         let added: Set<String>
+        /// Tensors whose quantized base blocks are stored whole, with their ggml type.
+        let quantized: [String: DType]
 
         init(path: String, adapterCount: Int, weights: [Double]) throws {
             reader = try Checkpoint.open(path)
@@ -120,6 +133,16 @@ public enum ResidualFile {
                 names = Set(items.compactMap(\.stringValue))
             }
             added = names
+            var types: [String: DType] = [:]
+            if let text = value("quantized"), case let .object(members)? = try? JSONParser.parse(Array(text.utf8)) {
+                for member in members {
+                    guard let name = member.value.stringValue, let dtype = DType(userName: name), dtype.isBlockQuantized else {
+                        throw SurgeryError.residual(path: path, message: "metadata 'quantized' names \(member.key) as '\(member.value.stringValue ?? "?")', not a ggml block type")
+                    }
+                    types[member.key] = dtype
+                }
+            }
+            quantized = types
             byName = Dictionary(reader.tensors.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { first, _ in first })
         }
 

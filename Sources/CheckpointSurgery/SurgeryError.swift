@@ -10,7 +10,7 @@ public enum SurgeryError: Error, Sendable, CustomStringConvertible {
     case malformedAdapter(path: String, tensor: String, message: String)
     case unmatched(adapter: String, module: String, tried: [String])
     case shapeMismatch(adapter: String, module: String, adapterShape: String, base: String, baseShape: [Int])
-    case tiedEmbeddings(adapter: String, module: String, shared: String)
+    case tiedEmbeddings(adapter: String, module: String, shared: String, llamaCpp: Bool)
     case conflictingReplacement(tensor: String, first: String, second: String)
     case nonFinite(tensor: String, module: String, element: Int)
     case residual(path: String, message: String)
@@ -33,7 +33,9 @@ public enum SurgeryError: Error, Sendable, CustomStringConvertible {
             return "adapter \(q(adapter)) module \(q(module)) matches no tensor of the base (tried \(tried.map(q).joined(separator: ", "))); check that the adapter belongs to this base, or pass --ignore-unmatched to skip it"
         case let .shapeMismatch(adapter, module, adapterShape, base, baseShape):
             return "adapter \(q(adapter)) module \(q(module)) (\(adapterShape)) does not fit base tensor \(q(base)) of shape \(baseShape); the adapter was trained on another model, or pass --ignore-unmatched to skip it"
-        case let .tiedEmbeddings(adapter, module, shared):
+        case let .tiedEmbeddings(adapter, module, shared, llamaCpp) where llamaCpp:
+            return "adapter \(q(adapter)) changes \(q(module)), but the GGUF base has no output.weight, so llama.cpp uses the token embeddings (\(q(shared))) as the output layer too: merging would change both. Pass --untie to write a separate output.weight (llama.cpp then uses it; nothing else to change), or drop that module from the adapter"
+        case let .tiedEmbeddings(adapter, module, shared, _):
             return "adapter \(q(adapter)) changes \(q(module)), but the base ties its input embeddings and lm_head to one tensor (\(q(shared))): merging would change both. Pass --untie to write a separate lm_head.weight (then set tie_word_embeddings to false in config.json), or drop that module from the adapter"
         case let .conflictingReplacement(tensor, first, second):
             return "tensor \(q(tensor)) is replaced by two adapters (\(q(first)) and \(q(second)), modules_to_save); merge them one at a time"

@@ -16,7 +16,7 @@ public struct UnmergeJob {
 
     public init(mergedPath: String, adapters: [Adapter], weights: [Double], options: MergePlan.Options, residualPath: String?) throws {
         merged = try Checkpoint.open(mergedPath)
-        self.adapters = try LlamaBaseMapping.adapt(adapters, base: merged)
+        self.adapters = try GGUFBaseMapping.adapt(adapters, base: merged, untie: options.untie)
         self.weights = weights
         plan = try MergePlan(base: merged.tensors, basePath: mergedPath, adapters: self.adapters, weights: weights, options: options)
         residual = try residualPath.map { try ResidualFile.Opened(path: $0, adapterCount: adapters.count, weights: weights) }
@@ -26,13 +26,25 @@ public struct UnmergeJob {
         var items: [MergeRunner.Item] = []
         var outputs: [TensorInfo] = []
         for (output, source) in plan.sourceOfOutput.enumerated() {
-            let info = plan.outputs[output]
+            var info = plan.outputs[output]
             if residual?.added.contains(info.name) == true { continue }
-            outputs.append(info)
             guard let entry = plan.targets[output] else {
+                outputs.append(info)
                 items.append(.copy(reader: merged, index: source))
                 continue
             }
+            if let residual, let dtype = residual.quantized[info.name] {
+                // A quantized base tensor: its original blocks, in its own type (the merge may have
+                // written it unquantized with --requant-fallback).
+                info = try info.with(dtype: dtype)
+                guard let index = residual.byName["original." + info.name], residual.reader.tensors[index].byteCount == info.byteCount else {
+                    throw SurgeryError.residual(path: residual.reader.path, message: "the original \(dtype.userName) blocks of \(info.name) are missing or of the wrong size; was it written by the same merge?")
+                }
+                outputs.append(info)
+                items.append(.copy(reader: residual.reader, index: index))
+                continue
+            }
+            outputs.append(info)
             if entry.replacement != nil {
                 guard let residual, let index = residual.byName["original." + info.name] else {
                     throw SurgeryError.residual(path: residual?.reader.path ?? "", message: "\(info.name) was replaced by the adapter (modules_to_save); the base's tensor is only kept in the residual file of `ckpt merge --residual`. Pass --residual FILE")

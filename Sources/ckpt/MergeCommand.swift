@@ -13,11 +13,13 @@ struct MergeCommand: ParsableCommand {
         dict or a llama.cpp GGUF LoRA (lora_a / lora_b, scale = adapter.lora.alpha / rank); the kind is \
         detected, or forced with --adapter-format KIND
 
-        GGUF bases keep their metadata in a .gguf output. Into a llama GGUF base (llama.cpp names), \
-        Hugging Face module names are mapped and the Q/K rows of B permuted as llama.cpp's converter \
-        permutes W: the same bits as merging first and converting with --arch llama. Quantized tensors \
-        are dequantized, merged in Float32 and quantized back to their own type (--requant-fallback TYPE \
-        for types ckpt cannot quantize); --report / --json give the error that adds, relative to ‖ΔW‖.
+        GGUF bases keep their metadata in a .gguf output. Into a GGUF base with llama.cpp names \
+        (architectures llama — Mistral converts as llama —, qwen2, qwen3, gemma, gemma2), Hugging Face \
+        module names of PEFT, MELoRA and kohya adapters are mapped as gguf-py's tensor map does, and for \
+        llama the Q/K rows of B permuted as llama.cpp's converter permutes W: the same bits as merging \
+        first and converting. Quantized tensors are dequantized, merged in Float32 and quantized back to \
+        their own type (--requant-fallback TYPE for types ckpt cannot quantize); --report / --json give \
+        the error that adds, relative to ‖ΔW‖.
 
         Maths: ΔW = weight · scale · B·A per adapter, scale = lora_alpha / r (α/√r with rsLoRA; \
         rank_pattern and alpha_pattern as PEFT matches them; kohya: stored alpha / r). B·A is a Float32 \
@@ -30,12 +32,13 @@ struct MergeCommand: ParsableCommand {
         adapters are refused. A result that is NaN or infinite where the base was finite aborts the \
         merge, naming the module; nothing is written.
 
-        If the base ties lm_head to its input embeddings (one stored tensor), an adapter touching \
-        either is refused unless --untie writes a separate lm_head.weight.
+        If the base ties lm_head to its input embeddings (one stored tensor; in a GGUF base: no \
+        output.weight, so llama.cpp uses token_embd.weight), an adapter touching either is refused \
+        unless --untie writes a separate lm_head.weight (output.weight into GGUF).
 
         --residual FILE also writes what rounding lost (a safetensors file of per-element integer bit \
-        differences, DoRA norms and replaced tensors): ckpt unmerge --residual FILE then restores the \
-        base bit for bit.
+        differences, DoRA norms, replaced tensors and the original blocks of quantized tensors): ckpt \
+        unmerge --residual FILE then restores the base bit for bit.
 
         Examples:
           ckpt merge base/ my-lora/ -o merged/
@@ -56,7 +59,7 @@ struct MergeCommand: ParsableCommand {
 
     @OptionGroup var outputOptions: SurgeryOutputArguments
 
-    @Flag(name: .long, help: "Write a separate lm_head.weight when the base ties it to the input embeddings and an adapter changes either.")
+    @Flag(name: .long, help: "Write a separate lm_head.weight (output.weight into a GGUF base) when the base ties it to the input embeddings and an adapter changes either.")
     var untie = false
 
     @Option(name: .long, help: ArgumentHelp("Also write the residual file that lets ckpt unmerge --residual FILE restore the base bit for bit.", valueName: "FILE"))

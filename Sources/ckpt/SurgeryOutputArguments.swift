@@ -8,7 +8,7 @@ struct SurgeryOutputArguments: ParsableArguments {
     @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The checkpoint to write (.safetensors file, or a folder).", valueName: "OUT"))
     var output: String
 
-    @Option(name: .customLong("shard-size"), help: ArgumentHelp("Split the output into shards of at most SIZE (5GB, 2GiB).", valueName: "SIZE"))
+    @Option(name: .customLong("shard-size"), help: ArgumentHelp("Split the output into shards of at most SIZE (5GB, 2GiB); a .gguf output into split parts of at most SIZE of tensor data, as llama-gguf-split --split-max-size does.", valueName: "SIZE"))
     var shardSize: String?
 
     @Flag(name: .long, help: "Print a per-tensor report: kind, rank and ‖ΔW‖/‖W‖.")
@@ -32,6 +32,9 @@ struct SurgeryOutputArguments: ParsableArguments {
             maxShard = size
         }
         do {
+            if let maxShard, path.lowercased().hasSuffix(".gguf") {
+                return try OutputTarget.resolve(path: path, format: nil, shardSize: nil).splitting(maxSize: maxShard, maxTensors: 0)
+            }
             return try OutputTarget.resolve(path: path, format: nil, shardSize: maxShard)
         } catch let error as OutputTarget.ResolutionError {
             throw UsageError(error.description)

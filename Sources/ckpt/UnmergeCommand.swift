@@ -13,8 +13,9 @@ struct UnmergeCommand: ParsableCommand {
         not bit-exact (rounding during the merge lost bits), and DoRA merges and modules_to_save \
         replacements cannot be undone. With the residual file written by ckpt merge --residual FILE every \
         tensor is restored exactly, tensors added by --untie are dropped, and replaced tensors come back. \
-        GGUF files and GGUF LoRA adapters are read as ckpt merge reads them; quantized tensors are \
-        dequantized, the update subtracted in Float32 and the result quantized back (approximate).
+        GGUF files and GGUF LoRA adapters are read as ckpt merge reads them; quantized tensors come \
+        back from the residual file's original blocks (without it they are dequantized, the update \
+        subtracted in Float32 and the result quantized back: approximate).
 
         Examples:
           ckpt unmerge merged.safetensors lora/ -o base.safetensors --residual merged.residual.safetensors

@@ -71,7 +71,7 @@ import CheckpointCore
         let folder = try makeTemporaryFolder("tied")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         #expect { try merge(base: fixture("llama-tied"), adapters: [fixture("tied-lm-head")], into: folder) } throws: { error in
-            guard case let SurgeryError.tiedEmbeddings(_, module, shared) = error else { return false }
+            guard case let SurgeryError.tiedEmbeddings(_, module, shared, llamaCpp) = error, !llamaCpp else { return false }
             return module == "lm_head" && shared == "model.embed_tokens.weight" && "\(error)".contains("--untie")
         }
         let (path, _) = try merge(base: fixture("llama-tied"), adapters: [fixture("tied-lm-head")], options: .init(untie: true), into: folder)
@@ -114,8 +114,8 @@ import CheckpointCore
 }
 
 @Suite struct LlamaCppBaseTests {
-    /// A base with llama.cpp names (as a GGUF file has) is refused clearly rather than reported as
-    /// "unmatched": the mapping needs the converter's Q/K permutation, which this build lacks.
+    /// A base with llama.cpp names that is not a GGUF file (no architecture to map the names and the
+    /// Q/K permutation by) is refused clearly rather than reported as "unmatched".
     @Test func llamaCppNamedBaseIsRefused() throws {
         let folder = try makeTemporaryFolder("gguf-names")
         defer { try? FileManager.default.removeItem(atPath: folder) }
@@ -123,7 +123,7 @@ import CheckpointCore
         try writeF32(base, [("blk.0.attn_q.weight", [32, 32], [Float](repeating: 0.5, count: 1024)), ("token_embd.weight", [64, 32], [Float](repeating: 1, count: 2048))])
         #expect { try merge(base: base, adapters: [fixture("lora")], options: .init(ignoreUnmatched: true), into: folder) } throws: { error in
             guard case let SurgeryError.unsupported(_, what) = error else { return false }
-            return what.contains("llama.cpp")
+            return what.contains("llama.cpp tensor names but no GGUF metadata")
         }
     }
 }

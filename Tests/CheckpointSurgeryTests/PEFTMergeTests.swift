@@ -6,7 +6,7 @@ import CheckpointCore
 /// ckpt's merge of real PEFT adapters, judged two ways:
 /// 1. against a float64 reference of the same formula, in ulps of the output dtype at the operands'
 ///    scale (|W| + |s|·|B|·|A|, times the DoRA factor), as the issue defines it: ≤ 4 for f32, ≤ 1 for
-///    bf16; PEFT's own `merge_and_unload` result is measured the same way and printed beside it;
+///    bf16 and f16; PEFT's own `merge_and_unload` result is measured the same way and printed beside it;
 /// 2. against PEFT's result bit for bit: equal on every f32 LoRA case (same order of operations:
 ///    Float32 fma chain over r, times the Float32 scale, one rounding of W + ΔW), while DoRA (norms
 ///    summed in another order) and bf16 (PEFT rounds W + ΔW to f32, then to bf16) may differ by ulps.
@@ -37,6 +37,7 @@ import CheckpointCore
         Case(adapter: "conv", base: "conv-f32.safetensors", peft: "conv.peft-merged-f32", bitExactWithPEFT: false) { _ in 2 },
         Case(adapter: "lora", base: "llama-bf16", peft: "lora.peft-merged-bf16", bitExactWithPEFT: false) { _ in 2 },
         Case(adapter: "dora", base: "llama-bf16", peft: "dora.peft-merged-bf16", bitExactWithPEFT: false) { _ in 2 },
+        Case(adapter: "lora", base: "llama-f16", peft: "lora.peft-merged-f16", bitExactWithPEFT: false) { _ in 2 },
     ]
 
     /// The float64 reference of the merged checkpoint and each element's operand scale.

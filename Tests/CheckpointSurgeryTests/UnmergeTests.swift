@@ -8,7 +8,7 @@ import CheckpointCore
 /// two weighted adapters, a tied base with --untie), in f32 and bf16.
 @Suite struct UnmergeTests {
     static let cases: [(base: String, adapters: [String], weights: [Double]?, untie: Bool)] = [
-        ("llama-f32", ["lora"], nil, false), ("llama-bf16", ["lora"], nil, false), ("llama-f32", ["rslora"], nil, false),
+        ("llama-f32", ["lora"], nil, false), ("llama-bf16", ["lora"], nil, false), ("llama-f16", ["lora", "kohya-llm.safetensors"], nil, false), ("llama-f32", ["rslora"], nil, false),
         ("llama-f32", ["patterns"], nil, false), ("llama-f32", ["dora"], nil, false), ("llama-bf16", ["dora"], nil, false),
         ("llama-f32", ["embedding"], nil, false), ("gpt2-f32", ["gpt2-fan-in-fan-out"], nil, false),
         ("llama-bf16", ["lora", "dora", "rslora"], [0.5, 1, -2], false), ("llama-tied", ["tied-lm-head"], nil, true),
@@ -109,5 +109,19 @@ import CheckpointCore
         #expect(outcome.outputs.count == 3)
         _ = try unmerge(merged: folder + "/merged", adapters: [fixture("lora")], residual: residual, into: folder + "/restored.safetensors")
         #expect(FileManager.default.contentsEqual(atPath: folder + "/restored.safetensors", andPath: fixture("llama-bf16/model.safetensors")))
+    }
+}
+
+@Suite struct PickledAdapterTests {
+    /// The `lora` adapter as PEFT writes it with safe_serialization=False (adapter_model.bin, a torch
+    /// zip read without running its pickle) merges to the same bytes as its safetensors twin.
+    @Test func adapterModelBinMergesLikeSafetensors() throws {
+        let folder = try makeTemporaryFolder("bin-adapter")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let adapter = try Adapter.load(path: fixture("lora-bin"))
+        #expect(adapter.format == .peft && adapter.deltas.count == 14)
+        let (bin, _) = try merge(base: fixture("llama-bf16"), adapters: [fixture("lora-bin")], into: folder, name: "bin.safetensors")
+        let (safetensors, _) = try merge(base: fixture("llama-bf16"), adapters: [fixture("lora")], into: folder, name: "st.safetensors")
+        #expect(FileManager.default.contentsEqual(atPath: bin, andPath: safetensors))
     }
 }

@@ -195,17 +195,23 @@ func floats(_ path: String, in work: String) throws -> [String: [Float]] {
     let target = work + "/floats-\(UUID().uuidString).safetensors"
     let run = try ckpt(["convert", path, target, "--dtype", "f32", "--quiet"])
     #expect(run.status == 0, "\(run.stderr)")
-    let data = try #require(FileManager.default.contents(atPath: target))
+    return try safetensorsTensors(target).mapValues { tensor in
+        stride(from: 0, to: tensor.bytes.count, by: 4).map { i in
+            Float(bitPattern: tensor.bytes.subdata(in: i..<(i + 4)).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self).littleEndian })
+        }
+    }
+}
+
+/// The tensors of a safetensors file (dtype name and data bytes), parsed here without ckpt.
+func safetensorsTensors(_ path: String) throws -> [String: (dtype: String, bytes: Data)] {
+    let data = try #require(FileManager.default.contents(atPath: path))
     let length = Int(data.prefix(8).withUnsafeBytes { $0.loadUnaligned(as: UInt64.self).littleEndian })
     let header = try #require(try JSONSerialization.jsonObject(with: data.subdata(in: 8..<(8 + length))) as? [String: Any])
-    var result: [String: [Float]] = [:]
+    var result: [String: (dtype: String, bytes: Data)] = [:]
     for (name, entry) in header where name != "__metadata__" {
         let fields = try #require(entry as? [String: Any])
         let offsets = try #require(fields["data_offsets"] as? [Int])
-        let bytes = data.subdata(in: (8 + length + offsets[0])..<(8 + length + offsets[1]))
-        result[name] = stride(from: 0, to: bytes.count, by: 4).map { i in
-            Float(bitPattern: bytes.subdata(in: i..<(i + 4)).withUnsafeBytes { $0.loadUnaligned(as: UInt32.self).littleEndian })
-        }
+        result[name] = (fields["dtype"] as? String ?? "?", data.subdata(in: (8 + length + offsets[0])..<(8 + length + offsets[1])))
     }
     return result
 }

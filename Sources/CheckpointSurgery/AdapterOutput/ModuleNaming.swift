@@ -17,7 +17,7 @@ public enum ModuleNaming: String, Sendable {
 
     /// The naming of modules named after a base checkpoint's tensors (extraction).
     public init(baseModules modules: [String]) {
-        self = modules.contains(where: LlamaBaseMapping.isLlamaCppModule) ? .llamaCpp : .huggingFace
+        self = modules.contains { $0.hasPrefix("blk.") || LlamaNames.hfModule($0) != nil } ? .llamaCpp : .huggingFace
     }
 
     /// The naming a layout's files use.
@@ -53,7 +53,7 @@ struct ModuleRenaming {
         case .huggingFace: result.module = hf
         case .kohya: result.module = ModuleNaming.kohyaPrefix + String(hf.map { $0 == "." ? "_" : $0 })
         case .llamaCpp:
-            guard let name = LlamaBaseMapping.ggufModule(hf) else {
+            guard let name = ModuleRenaming.llamaModule(hf) else {
                 throw LowRankEditError.layoutNotWritable(path: path, reason: "module '\(escapedForTerminal(module.module))' has no llama.cpp tensor name (ckpt maps the Llama family: attention and MLP projections, embed_tokens, lm_head); a GGUF LoRA applies to llama.cpp tensors only — write --to peft or kohya")
             }
             result.module = name
@@ -65,11 +65,16 @@ struct ModuleRenaming {
             result.kind = .embedding
             (result.a, result.b) = (module.b.transposed(), module.a.transposed())
         }
-        let gguf = LlamaBaseMapping.ggufModule(hf)
+        let gguf = ModuleRenaming.llamaModule(hf)
         if (from == .llamaCpp) != (to == .llamaCpp), let gguf {
             try permuteRotaryRows(&result, ggufModule: gguf, inverse: from == .llamaCpp)
         }
         return result
+    }
+
+    /// llama.cpp's name of a Hugging Face module, with or without the `model.` prefix PEFT may drop.
+    static func llamaModule(_ hf: String) -> String? {
+        LlamaNames.ggufModule(hf) ?? LlamaNames.ggufModule("model." + hf)
     }
 
     /// The Hugging Face module path of `module` in the `from` naming.
@@ -101,7 +106,7 @@ struct ModuleRenaming {
         guard module.kind == .linear, permutation.fits(rows: module.b.rows) else {
             throw LowRankEditError.layoutNotWritable(path: path, reason: "module '\(escapedForTerminal(module.module))': \(module.b.rows) output rows do not split into \(heads) heads of an even size (is --base-config the right model?)")
         }
-        module.b = try LlamaBaseMapping.permuteRows(module.b, permutation)
+        module.b = try GGUFBaseMapping.permuteRows(module.b, permutation)
         if let bias = module.bias { module.bias = (0..<bias.count).map { bias[permutation.sourceRow($0, rows: bias.count)] } }
     }
 }

@@ -27,12 +27,6 @@ enum QuantizedMerge {
         }
     }
 
-    static func refuseResidual(_ plan: MergePlan, base: [TensorInfo]) throws {
-        if let quantized = plan.targets.keys.sorted().first(where: { base[plan.sourceOfOutput[$0]].dtype.isBlockQuantized }) {
-            throw GGUFSurgeryError.residualOfQuantized(tensor: plan.outputs[quantized].name)
-        }
-    }
-
     /// Rows of a block-quantized tensor as Doubles.
     static func decode(_ bytes: UnsafeRawBufferPointer, as dtype: DType, count: Int, into values: UnsafeMutableBufferPointer<Double>) throws {
         let floats = UnsafeMutableBufferPointer<Float>.allocate(capacity: max(count, 1))

@@ -1,29 +1,15 @@
 /// Tensor names of the Llama family in Hugging Face transformers and in llama.cpp (gguf-py's tensor
 /// map for `MODEL_ARCH.LLAMA`), both directions, with the Q/K row permutation of llama.cpp's converter.
 public enum LlamaNames {
-    /// Per-layer modules: (Hugging Face suffix after `model.layers.N.`, GGUF suffix after `blk.N.`).
-    static let layerModules: [(hf: String, gguf: String)] = [
-        ("self_attn.q_proj", "attn_q"), ("self_attn.k_proj", "attn_k"), ("self_attn.v_proj", "attn_v"),
-        ("self_attn.o_proj", "attn_output"), ("mlp.gate_proj", "ffn_gate"), ("mlp.up_proj", "ffn_up"),
-        ("mlp.down_proj", "ffn_down"), ("input_layernorm", "attn_norm"), ("post_attention_layernorm", "ffn_norm"),
-    ]
     static let globalModules: [(hf: String, gguf: String)] = [
         ("model.embed_tokens", "token_embd"), ("model.norm", "output_norm"), ("lm_head", "output"),
     ]
 
     /// The llama.cpp name of a Hugging Face module path (no `.weight`), or nil when it has none.
-    public static func ggufModule(_ hf: String) -> String? {
-        if let hit = globalModules.first(where: { $0.hf == hf }) { return hit.gguf }
-        guard let (layer, rest) = split(hf, prefix: "model.layers.") else { return nil }
-        return layerModules.first { $0.hf == rest }.map { "blk.\(layer).\($0.gguf)" }
-    }
+    public static func ggufModule(_ hf: String) -> String? { GGUFArchitectureNames.llama.ggufModule(hf) }
 
     /// The Hugging Face module path of a llama.cpp module name, or nil.
-    public static func hfModule(_ gguf: String) -> String? {
-        if let hit = globalModules.first(where: { $0.gguf == gguf }) { return hit.hf }
-        guard let (layer, rest) = split(gguf, prefix: "blk.") else { return nil }
-        return layerModules.first { $0.gguf == rest }.map { "model.layers.\(layer).\($0.hf)" }
-    }
+    public static func hfModule(_ gguf: String) -> String? { GGUFArchitectureNames.llama.hfModule(gguf) }
 
     /// The Hugging Face module path whose kohya-flattened form (`.` → `_`, no `lora_*_` prefix) is
     /// `flattened`, or nil. Flattening is not reversible in general; the Llama names are known.
