@@ -21,7 +21,7 @@ public enum LlamaNames {
         guard let underscore = rest.firstIndex(of: "_"), !rest[..<underscore].isEmpty,
               rest[..<underscore].allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         let layer = rest[..<underscore], suffix = String(rest[rest.index(after: underscore)...])
-        return layerModules.first { flat($0.hf) == suffix }.map { "model.layers.\(layer).\($0.hf)" }
+        return GGUFArchitectureNames.llama.layerModules.first { flat($0.hf) == suffix }.map { "model.layers.\(layer).\($0.hf)" }
     }
 
     /// Heads whose Q/K rows llama.cpp's converter permutes for a module, or nil.
