@@ -53,7 +53,7 @@ struct BenchLowRankCommand: ParsableCommand {
         }
         let adapterFolder = folder + "/adapter"
         try PEFTAdapterWriter.write(LoRAOutput(modules: modules, dtype: .bf16), folder: adapterFolder, template: nil, overwrite: false)
-        print("adapter: \(modules.count) modules, rank \(rank), bf16 (\(layers) layer(s) of the benchmark model)")
+        print("adapter: \(modules.count) modules, rank \(rank), bf16 (\(layers) layer(s) of the benchmark model); load average \(Self.loadAverage()) at the start")
 
         var start = Clock.now()
         let report = try RankReport(adapter: try Adapter.load(path: adapterFolder))
@@ -94,6 +94,20 @@ struct BenchLowRankCommand: ParsableCommand {
         print("ckpt rank (load + factor SVD + statistics): \(s(rankSeconds)), \(x(baseline / rankSeconds)) faster; max |Δσ|/σ₁ vs dense \(formatScientific(worstSigma))")
         print("ckpt resize \(rank) → \(resizeRank) (load + factor SVD + write): \(s(resizeSeconds)), \(x(baseline / resizeSeconds)) faster")
         print("extraction at rank \(extractRank) (q = \(powerIterations)): \(s(extractSeconds)) vs dense SVD \(s(denseSeconds)) of the same ΔW, \(x(denseSeconds / extractSeconds)) faster; worst error / optimal \(ByteSize.formatted(worstRatio, decimals: 5)); methods \(methods.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+        print("load average \(Self.loadAverage()) (1, 5, 15 min) at the end")
+        print()
+        func goal(_ met: Bool, _ text: String) { print((met ? "met     " : "MISSED  ") + text) }
+        goal(baseline / rankSeconds >= 300, "rank ≥ 300 × dense form + SVD (\(x(baseline / rankSeconds)))")
+        goal(baseline / resizeSeconds >= 300, "resize ≥ 300 × dense form + SVD (\(x(baseline / resizeSeconds)))")
+        goal(denseSeconds / extractSeconds >= 30 && worstRatio <= 1.01,
+             "extraction ≥ 30 × dense SVD at ≤ 1.01 × optimal error (\(x(denseSeconds / extractSeconds)), \(ByteSize.formatted(worstRatio, decimals: 5)))")
+    }
+
+    /// /proc/loadavg's three averages ("-" where it cannot be read): the machine is shared.
+    static func loadAverage() -> String {
+        var averages = [Double](repeating: 0, count: 3)
+        guard getloadavg(&averages, 3) == 3 else { return "-" }
+        return averages.map { ByteSize.formatted($0, decimals: 2) }.joined(separator: " ")
     }
 }
 
