@@ -9,7 +9,8 @@
 /// The residual energy ‖A − A·Z·Zᵀ‖²_F = ‖A‖²_F − ‖Y‖²_F is taken from norms (‖A‖² accumulated in
 /// Double), with an explicit bound of what Float32 rounding can do to that difference
 /// (`residualUncertainty`); callers that need it sharper call `formResidual`, which subtracts the
-/// approximation from A once. ‖R‖₂ comes from a short block power iteration on the implicit residual.
+/// approximation from A once. ‖R‖₂ is bounded by ‖R‖_F, or estimated by a short block power
+/// iteration on the implicit residual (`estimateResidualSpectralNorm`) when that bound is too loose.
 /// The optimal error is estimated a posteriori from how much the last power iteration still gained
 /// (`optimalErrorEstimate`), never below a rigorous Ky Fan lower bound, so callers can tell when the
 /// sketch is good enough and otherwise fall back to `ThinSVD`.
@@ -40,8 +41,17 @@ public struct RandomizedSVD: Sendable {
     /// Whether the residual was formed (`formResidual`): then errors below √residualUncertainty are
     /// below what Float32 can resolve of A, and the check accepts them.
     public private(set) var residualFormed = false
-    /// ‖A − Â‖₂, by block power iteration (an estimate from below).
-    public var residualSpectralNorm: Double
+    /// ‖A − Â‖₂: the block power iteration's estimate (from below) once `estimateResidualSpectralNorm`
+    /// ran, else its upper bound ‖A − Â‖_F (with the rounding allowance), which is all the check needs
+    /// when the residual is small against σ̃_k.
+    public var residualSpectralNorm: Double {
+        spectralEstimate ?? (residualFrobeniusSquared + residualUncertainty).squareRoot()
+    }
+    public var spectralNormEstimated: Bool { spectralEstimate != nil }
+    private var spectralEstimate: Double?
+    /// Z, the orthonormal row basis of the sketch (n×l), for the implicit residual.
+    private var rowBasis: Matrix
+    private var seed: UInt64
     /// σ² of the sketch one power iteration earlier (empty without power iterations).
     var previousSquares: [Double] = []
 
@@ -55,7 +65,8 @@ public struct RandomizedSVD: Sendable {
             svd = ThinSVD(u: Matrix(rows: m, columns: 0), sigma: [], vt: Matrix(rows: 0, columns: n))
             residualFrobeniusSquared = frobeniusSquared
             residualUncertainty = 0
-            residualSpectralNorm = 0
+            rowBasis = Matrix(rows: n, columns: 0)
+            seed = options.seed
             return
         }
         var random = SeededGaussian(seed: options.seed)
@@ -85,7 +96,14 @@ public struct RandomizedSVD: Sendable {
         // dsdot rounds each square to Float32 before adding in Double: ≤ u/2 relative on each norm.
         let normsError = Double(Float.ulpOfOne) / 2 * (frobeniusSquared + captured)
         residualUncertainty = (2 * frobeniusSquared.squareRoot() + productError) * productError + 4 * orthogonality * frobeniusSquared + normsError
-        residualSpectralNorm = try SpectralNorm.residual(of: a, orthogonalTo: z, seed: options.seed &+ 1)
+        rowBasis = z
+        seed = options.seed
+    }
+
+    /// Replaces the Frobenius upper bound of ‖R‖₂ by a block power iteration on the implicit
+    /// residual A·(I − Z·Zᵀ) (7 skinny passes over A), for residuals too large for that bound.
+    public mutating func estimateResidualSpectralNorm(of a: Matrix) throws(LinalgError) {
+        spectralEstimate = try SpectralNorm.residual(of: a, orthogonalTo: rowBasis, seed: seed &+ 1)
     }
 
     /// Relative error bound of a Float32 inner product of length `inner` (Higham & Mary's

@@ -18,6 +18,7 @@ import Testing
         let fromNorms = try RandomizedSVD(a, rank: 6)
         var sketch = fromNorms
         try sketch.formResidual(of: a)
+        try sketch.estimateResidualSpectralNorm(of: a)
         for i in 0..<6 { #expect(abs(sketch.svd.sigma[i] - full.sigma[i]) <= 1e-4 * full.sigma[0]) }
         for k in [2, 4, 6] {
             // Truncation error with the formed residual equals the error of the dense reconstruction;
@@ -33,6 +34,7 @@ import Testing
             let optimal = full.sigma.dropFirst(k).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             #expect(sketch.optimalErrorLowerBound(rank: k) <= optimal * (1 + 1e-4))
             #expect(sketch.optimalErrorEstimate(rank: k) <= optimal * (1 + 1e-4))
+            #expect(fromNorms.optimalErrorEstimate(rank: k) <= optimal * (1 + 1e-4))  // with ‖R‖_F for ‖R‖₂
             #expect(sketch.truncationError(rank: k) >= optimal * (1 - 1e-4))
             #expect(sketch.errorRatioEstimate(rank: k) >= 1)
         }
@@ -46,6 +48,7 @@ import Testing
         let noisyMatrix = try Self.lowRankPlusNoise(rows: 200, columns: 150, noise: 1e-2)
         var noisy = try RandomizedSVD(noisyMatrix, rank: 6)
         try noisy.formResidual(of: noisyMatrix)
+        try noisy.estimateResidualSpectralNorm(of: noisyMatrix)
         #expect(noisy.residualUncertainty < 1e-2 * noisy.residualFrobeniusSquared)
         #expect(noisy.errorRatioEstimate(rank: 6) < 1.01)
     }

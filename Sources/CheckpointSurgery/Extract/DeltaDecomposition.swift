@@ -54,6 +54,11 @@ public struct DeltaDecomposition {
                 try sketch.formResidual(of: delta)
                 ratio = sketch.errorRatioEstimate(rank: k)
             }
+            if ratio > tolerance, !sketch.spectralNormEstimated {
+                // ‖R‖_F bounds ‖R‖₂ for free; a residual with a flat (noise) spectrum needs the estimate.
+                try sketch.estimateResidualSpectralNorm(of: delta)
+                ratio = sketch.errorRatioEstimate(rank: k)
+            }
             if ratio <= tolerance {
                 svd = sketch.svd.truncated(k)
                 rank = k
