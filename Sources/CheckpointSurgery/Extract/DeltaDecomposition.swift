@@ -47,17 +47,8 @@ public struct DeltaDecomposition {
             let chosen = Self.select(choice, sigma: sigma, total: sketch.frobeniusSquared, cap: cap)
             let k = min(chosen, sigma.filter { $0 > floor }.count)
             var ratio = sketch.errorRatioEstimate(rank: k)
-            let bound = sketch.truncationErrorBound(rank: k)
-            if ratio > tolerance, sketch.residualUncertainty > 1e-3 * bound * bound {
-                // The residual from norms is too coarse for this tail (the rounding allowance is a
-                // visible part of the error bound): form the residual once and check again.
-                try sketch.formResidual(of: delta)
-                ratio = sketch.errorRatioEstimate(rank: k)
-            }
-            if ratio > tolerance, !sketch.spectralNormEstimated {
-                // ‖R‖_F bounds ‖R‖₂ for free; a residual with a flat (noise) spectrum needs the estimate.
-                try sketch.estimateResidualSpectralNorm(of: delta)
-                ratio = sketch.errorRatioEstimate(rank: k)
+            if ratio > tolerance {
+                ratio = try Self.sharpen(&sketch, of: delta, rank: k, tolerance: tolerance)
             }
             if ratio <= tolerance {
                 svd = sketch.svd.truncated(k)
@@ -83,6 +74,29 @@ public struct DeltaDecomposition {
         norm = total.squareRoot()
         errorRatioEstimate = 1
         droppedBelowFloor = chosen - k
+    }
+
+    /// Spends passes over ΔW on the check only when it fails, on what made it fail: ‖R‖_F bounds ‖R‖₂
+    /// for free, but a residual with a flat (noise) spectrum needs the power-iteration estimate; the
+    /// residual from norms is too coarse for a tail near Float32's resolution (its rounding allowance
+    /// a visible part of the error bound), which forming the residual once resolves.
+    static func sharpen(_ sketch: inout RandomizedSVD, of delta: Matrix, rank k: Int, tolerance: Double) throws -> Double {
+        var unrounded = sketch
+        unrounded.residualUncertainty = 0
+        if unrounded.errorRatioEstimate(rank: k) > tolerance {
+            try sketch.estimateResidualSpectralNorm(of: delta)
+        }
+        var ratio = sketch.errorRatioEstimate(rank: k)
+        let bound = sketch.truncationErrorBound(rank: k)
+        if ratio > tolerance, sketch.residualUncertainty > 1e-3 * bound * bound {
+            try sketch.formResidual(of: delta)
+            ratio = sketch.errorRatioEstimate(rank: k)
+        }
+        if ratio > tolerance, !sketch.spectralNormEstimated {
+            try sketch.estimateResidualSpectralNorm(of: delta)
+            ratio = sketch.errorRatioEstimate(rank: k)
+        }
+        return ratio
     }
 
     static func select(_ choice: Choice, sigma: [Double], total: Double, cap: Int) -> Int {
