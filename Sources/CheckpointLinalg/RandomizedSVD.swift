@@ -1,10 +1,17 @@
 /// A randomized truncated SVD of a dense matrix (Halko, Martinsson & Tropp, 2011): a seeded Gaussian
-/// sketch `Y = A·Ω` with oversampling, power iterations re-orthonormalised by QR, then the exact SVD
-/// of the small `QᵀA`. Cost O(m·n·l·(2q + 3)) for l = k + p sketch columns and q iterations, instead
-/// of O(m·n·min(m, n)) for a full SVD.
+/// start, power (subspace) iterations re-orthonormalised by QR, and the exact SVD of the thin sketch.
 ///
-/// The residual `R = A − Q·QᵀA` is formed once, which makes the error of every truncation exact. The
-/// optimal error is estimated a posteriori from how much the last power iteration still gained
+/// Passes over A are what cost, so the sketch ends on the row side: with Z an orthonormal basis of
+/// range((AᵀA)^q·Ω), the approximation is A·Z·Zᵀ and its SVD comes from the SVD of the m×l product
+/// Y = A·Z that the last iteration computes anyway. That is 2q + 1 passes (products with l columns)
+/// for q power iterations, and no pass for the projection QᵀA.
+///
+/// The residual energy ‖A − A·Z·Zᵀ‖²_F = ‖A‖²_F − ‖Y‖²_F is taken from norms (‖A‖² accumulated in
+/// Double), with an explicit bound of what Float32 rounding can do to that difference
+/// (`residualUncertainty`); callers that need it sharper call `formResidual`, which subtracts the
+/// approximation from A once. ‖R‖₂ is bounded by ‖R‖_F, or estimated by a short block power
+/// iteration on the implicit residual (`estimateResidualSpectralNorm`) when that bound is too loose.
+/// The optimal error is estimated a posteriori from how much the last power iteration still gained
 /// (`optimalErrorEstimate`), never below a rigorous Ky Fan lower bound, so callers can tell when the
 /// sketch is good enough and otherwise fall back to `ThinSVD`.
 public struct RandomizedSVD: Sendable {
@@ -26,10 +33,25 @@ public struct RandomizedSVD: Sendable {
     public var svd: ThinSVD
     /// ‖A‖²_F.
     public var frobeniusSquared: Double
-    /// ‖A − QQᵀA‖²_F, exact.
+    /// ‖A − Â‖²_F for the sketch Â = U·diag(σ̃)·Vᵀ (from norms, or exact after `formResidual`).
     public var residualFrobeniusSquared: Double
-    /// ‖A − QQᵀA‖₂, by power iteration (an estimate from below).
-    public var residualSpectralNorm: Double
+    /// How far Float32 rounding may have moved `residualFrobeniusSquared` and the sketch's tails
+    /// (an absolute amount of squared Frobenius norm; see `roundingBound`).
+    public var residualUncertainty: Double
+    /// Whether the residual was formed (`formResidual`): then errors below √residualUncertainty are
+    /// below what Float32 can resolve of A, and the check accepts them.
+    public private(set) var residualFormed = false
+    /// ‖A − Â‖₂: the block power iteration's estimate (from below) once `estimateResidualSpectralNorm`
+    /// ran, else its upper bound ‖A − Â‖_F (with the rounding allowance), which is all the check needs
+    /// when the residual is small against σ̃_k.
+    public var residualSpectralNorm: Double {
+        spectralEstimate ?? (residualFrobeniusSquared + residualUncertainty).squareRoot()
+    }
+    public var spectralNormEstimated: Bool { spectralEstimate != nil }
+    private var spectralEstimate: Double?
+    /// Z, the orthonormal row basis of the sketch (n×l), for the implicit residual.
+    private var rowBasis: Matrix
+    private var seed: UInt64
     /// σ² of the sketch one power iteration earlier (empty without power iterations).
     var previousSquares: [Double] = []
 
@@ -37,49 +59,86 @@ public struct RandomizedSVD: Sendable {
     public init(_ a: Matrix, rank: Int, options: Options = Options()) throws(LinalgError) {
         let m = a.rows, n = a.columns
         let l = min(max(rank, 1) + options.oversampling, m, n)
+        frobeniusSquared = a.squaredSum
+        guard frobeniusSquared.isFinite else { throw .nonFinite(operation: "randomized SVD") }
         guard l > 0 else {
             svd = ThinSVD(u: Matrix(rows: m, columns: 0), sigma: [], vt: Matrix(rows: 0, columns: n))
-            frobeniusSquared = 0
-            residualFrobeniusSquared = 0
-            residualSpectralNorm = 0
+            residualFrobeniusSquared = frobeniusSquared
+            residualUncertainty = 0
+            rowBasis = Matrix(rows: n, columns: 0)
+            seed = options.seed
             return
         }
-        guard a.isFinite else { throw .nonFinite(operation: "randomized SVD") }
         var random = SeededGaussian(seed: options.seed)
-        let omega = random.matrix(rows: n, columns: l)
-        var q = try ThinQR(try GEMM.product(a, .none, omega, .none)).q
+        var z = try ThinQR(random.matrix(rows: n, columns: l)).q
+        var y = try GEMM.product(a, .none, z, .none)
         for iteration in 0..<options.powerIterations {
-            let projected = try GEMM.product(a, .transposed, q, .none)  // Aᵀ·Q = (QᵀA)ᵀ
+            let q = try ThinQR(y)
             if iteration == options.powerIterations - 1 {
-                // The previous sketch's spectrum comes free: QᵀA of the previous Q is this product's transpose.
-                previousSquares = try ThinSVD(projected).sigma.map { Double($0) * Double($0) }
+                // σ(Y) = σ(R) of its QR: the previous sketch's spectrum at the cost of an l×l SVD.
+                previousSquares = try SingularValues.double(rows: q.r.rows, columns: q.r.columns, rowMajor: q.r.elements.map(Double.init)).map { $0 * $0 }
             }
-            let z = try ThinQR(projected).q
-            q = try ThinQR(try GEMM.product(a, .none, z, .none)).q
+            z = try ThinQR(try GEMM.product(a, .transposed, q.q, .none)).q
+            y = try GEMM.product(a, .none, z, .none)
         }
-        let small = try GEMM.product(q, .transposed, a, .none)  // l × n
-        let core = try ThinSVD(small)
-        var u = try GEMM.product(q, .none, core.u, .none)
-        var vt = core.vt
+        let core = try ThinSVD(y)  // Y = U·Σ·Wᵀ, so A·Z·Zᵀ = U·Σ·(Z·W)ᵀ
+        var u = core.u
+        var vt = try GEMM.product(core.vt, .none, z, .transposed)
         ThinSVD.normaliseSigns(u: &u, vt: &vt)
         svd = ThinSVD(u: u, sigma: core.sigma, vt: vt)
-        let total = a.frobeniusNorm
-        frobeniusSquared = total * total
-        // R = A − Q·(QᵀA), formed once: ‖A‖² − ‖QᵀA‖² in Float32 would cancel to noise exactly when
-        // the sketch is good.
+        let captured = y.squaredSum
+        residualFrobeniusSquared = max(frobeniusSquared - captured, 0)
+        // Z is orthonormal only to rounding: A·Z·Zᵀ differs from the projection by ‖ZᵀZ − I‖.
+        var gram = try GEMM.product(z, .transposed, z, .none)
+        for i in 0..<gram.rows { gram.elements[i * gram.columns + i] -= 1 }
+        let orthogonality = gram.squaredSum.squareRoot() + Self.roundingBound(inner: n) * Double(l)
+        let productError = Self.roundingBound(inner: n) * Double(l).squareRoot() * frobeniusSquared.squareRoot()
+        // dsdot rounds each square to Float32 before adding in Double: ≤ u/2 relative on each norm.
+        let normsError = Double(Float.ulpOfOne) / 2 * (frobeniusSquared + captured)
+        residualUncertainty = (2 * frobeniusSquared.squareRoot() + productError) * productError + 4 * orthogonality * frobeniusSquared + normsError
+        rowBasis = z
+        seed = options.seed
+    }
+
+    /// Replaces the Frobenius upper bound of ‖R‖₂ by a block power iteration on the implicit
+    /// residual A·(I − Z·Zᵀ) (7 skinny passes over A), for residuals too large for that bound.
+    public mutating func estimateResidualSpectralNorm(of a: Matrix) throws(LinalgError) {
+        spectralEstimate = try SpectralNorm.residual(of: a, orthogonalTo: rowBasis, seed: seed &+ 1)
+    }
+
+    /// Relative error bound of a Float32 inner product of length `inner` (Higham & Mary's
+    /// probabilistic bound λ·√n·u with λ = 10: it holds except with probability ~2n·e⁻⁵⁰ per product,
+    /// whatever the blocking or FMA use of the BLAS).
+    static func roundingBound(inner: Int) -> Double {
+        10 * Double(max(inner, 1)).squareRoot() * Double(Float.ulpOfOne) / 2
+    }
+
+    /// Replaces the residual energy from norms by the energy of R = A − Â formed explicitly (one
+    /// more pass and a copy of A), for sketches whose residual is too small for the difference of
+    /// norms to resolve it.
+    public mutating func formResidual(of a: Matrix) throws(LinalgError) {
+        var scaled = svd.u
+        let l = scaled.columns
+        for row in 0..<scaled.rows {
+            for j in 0..<l { scaled.elements[row * l + j] *= svd.sigma[j] }
+        }
         var residual = a
         var failure: LinalgError?
-        q.withView { qv in
-            small.withView { sv in
+        scaled.withView { uv in
+            svd.vt.withView { vv in
                 residual.withMutableView { rv in
-                    do throws(LinalgError) { try GEMM.multiply(qv, .none, sv, .none, into: rv, alpha: -1, beta: 1) } catch { failure = error }
+                    do throws(LinalgError) { try GEMM.multiply(uv, .none, vv, .none, into: rv, alpha: -1, beta: 1) } catch { failure = error }
                 }
             }
         }
         if let failure { throw failure }
-        let rest = residual.frobeniusNorm
-        residualFrobeniusSquared = rest * rest
-        residualSpectralNorm = try SpectralNorm.estimate(residual, iterations: 12, seed: options.seed &+ 1)
+        residualFrobeniusSquared = residual.squaredSum
+        // Each element: one rounding of the subtraction (relative to R) and an l-term product, whose
+        // |U·Σ|·|Vᵀ| is at most √l·‖A‖ in Frobenius norm; dsdot's Float32 squares add u/2 relative.
+        let unit = Double(Float.ulpOfOne) / 2
+        let elementError = unit * residualFrobeniusSquared.squareRoot() + Self.roundingBound(inner: l) * Double(l).squareRoot() * frobeniusSquared.squareRoot()
+        residualUncertainty = (2 * residualFrobeniusSquared.squareRoot() + elementError) * elementError + unit * residualFrobeniusSquared
+        residualFormed = true
     }
 
     /// ‖A − A_k‖_F for the rank-k truncation of the sketch: the sketch's tail plus the residual.
@@ -87,12 +146,18 @@ public struct RandomizedSVD: Sendable {
         (tailSquared(from: k) + residualFrobeniusSquared).squareRoot()
     }
 
+    /// An upper bound of `truncationError` allowing for rounding (`residualUncertainty`).
+    public func truncationErrorBound(rank k: Int) -> Double {
+        (tailSquared(from: k) + residualFrobeniusSquared + residualUncertainty).squareRoot()
+    }
+
     /// A lower bound of the optimal rank-k error min ‖A − X‖_F over rank-k X. Since
-    /// AᵀA = (QᵀA)ᵀ(QᵀA) + RᵀR, Ky Fan's inequality bounds the top-k energy of A by the sketch's top-k
-    /// energy plus min(‖R‖²_F, k·‖R‖²₂).
+    /// AAᵀ = ÂÂᵀ + RRᵀ (R's rows are orthogonal to the sketch's row space), Ky Fan's inequality bounds
+    /// the top-k energy of A by the sketch's top-k energy plus min(‖R‖²_F, k·‖R‖²₂).
     public func optimalErrorLowerBound(rank k: Int) -> Double {
-        let spill = min(residualFrobeniusSquared, Double(k) * residualSpectralNorm * residualSpectralNorm)
-        return max(tailSquared(from: k) + residualFrobeniusSquared - spill, 0).squareRoot()
+        let high = residualFrobeniusSquared + residualUncertainty
+        let spill = min(high, Double(k) * residualSpectralNorm * residualSpectralNorm)
+        return max(tailSquared(from: k) + residualFrobeniusSquared - residualUncertainty - spill, 0).squareRoot()
     }
 
     /// An estimate of the optimal rank-k error. Each power iteration shrinks the top-k energy the
@@ -108,15 +173,18 @@ public struct RandomizedSVD: Sendable {
         let gamma = (residualSpectralNorm / Double(svd.sigma[k - 1])) * (residualSpectralNorm / Double(svd.sigma[k - 1]))
         guard gamma < 0.5 else { return rigorous }
         let missing = gained * gamma / (1 - gamma)
-        let error = truncationError(rank: k)
-        return max(rigorous, max(error * error - missing, 0).squareRoot())
+        let low = tailSquared(from: k) + residualFrobeniusSquared - residualUncertainty
+        return max(rigorous, max(low - missing, 0).squareRoot())
     }
 
-    /// truncation error / estimated optimal error (≥ 1; 1 when both are zero).
+    /// The error bound over the estimated optimal error (≥ 1; 1 when both are zero). Once the
+    /// residual is formed, an optimal error below Float32's resolution counts as that resolution:
+    /// no check can tell errors apart below it.
     public func errorRatioEstimate(rank k: Int) -> Double {
-        let error = truncationError(rank: k), lower = optimalErrorEstimate(rank: k)
+        let error = truncationErrorBound(rank: k)
+        let lower = max(optimalErrorEstimate(rank: k), residualFormed ? residualUncertainty.squareRoot() : 0)
         if error == 0 { return 1 }
-        return lower > 0 ? error / lower : .infinity
+        return lower > 0 ? max(error / lower, 1) : .infinity
     }
 
     private func tailSquared(from k: Int) -> Double {

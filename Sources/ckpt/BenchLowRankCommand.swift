@@ -53,7 +53,7 @@ struct BenchLowRankCommand: ParsableCommand {
         }
         let adapterFolder = folder + "/adapter"
         try PEFTAdapterWriter.write(LoRAOutput(modules: modules, dtype: .bf16), folder: adapterFolder, template: nil, overwrite: false)
-        print("adapter: \(modules.count) modules, rank \(rank), bf16 (\(layers) layer(s) of the benchmark model)")
+        print("adapter: \(modules.count) modules, rank \(rank), bf16 (\(layers) layer(s) of the benchmark model); load average \(Self.loadAverage()) at the start")
 
         var start = Clock.now()
         let report = try RankReport(adapter: try Adapter.load(path: adapterFolder))
@@ -68,6 +68,10 @@ struct BenchLowRankCommand: ParsableCommand {
         // Baseline: form each ΔW densely and run a full SVD (what kohya and PEFT do), and extraction
         // of the same ΔW at the extraction rank.
         var denseSeconds = 0.0, extractSeconds = 0.0, formSeconds = 0.0
+        // CPU seconds of the process (all BLAS threads): on a shared machine, a ratio less
+        // dependent on how much of the machine each step got.
+        var denseCPU = 0.0, extractCPU = 0.0
+        var cpu = Self.cpuSeconds()
         var worstSigma = 0.0, worstRatio = 0.0
         var methods: [String: Int] = [:]
         for (delta, module) in zip(adapter.deltas, report.modules) {
@@ -76,14 +80,18 @@ struct BenchLowRankCommand: ParsableCommand {
             let dense = try GEMM.product(block.b, .none, block.a, .none, alpha: Float(block.scale))
             formSeconds += Clock.now() - start
             start = Clock.now()
+            cpu = Self.cpuSeconds()
             let full = try ThinSVD(dense)
             denseSeconds += Clock.now() - start
+            denseCPU += Self.cpuSeconds() - cpu
             for i in 0..<rank {
                 worstSigma = max(worstSigma, abs(Double(full.sigma[i]) - module.spectrum.sigma[i]) / Double(full.sigma[0]))
             }
             start = Clock.now()
+            cpu = Self.cpuSeconds()
             let extracted = try DeltaDecomposition(dense, choice: .rank(extractRank), maxRank: extractRank, powerIterations: powerIterations, tolerance: 1.01)
             extractSeconds += Clock.now() - start
+            extractCPU += Self.cpuSeconds() - cpu
             methods[extracted.method.rawValue, default: 0] += 1
             let optimal = full.sigma.dropFirst(extractRank).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             worstRatio = max(worstRatio, extracted.error / optimal)
@@ -95,6 +103,28 @@ struct BenchLowRankCommand: ParsableCommand {
         print("ckpt rank (load + factor SVD + statistics): \(s(rankSeconds)), \(x(baseline / rankSeconds)) faster; max |Δσ|/σ₁ vs dense \(formatScientific(worstSigma))")
         print("ckpt resize \(rank) → \(resizeRank) (load + factor SVD + write): \(s(resizeSeconds)), \(x(baseline / resizeSeconds)) faster")
         print("extraction at rank \(extractRank) (q = \(powerIterations)): \(s(extractSeconds)) vs dense SVD \(s(denseSeconds)) of the same ΔW, \(x(denseSeconds / extractSeconds)) faster; worst error / optimal \(ByteSize.formatted(worstRatio, decimals: 5)); methods \(methods.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))")
+        print("CPU time (user + sys, all threads): extraction \(s(extractCPU)), dense SVD \(s(denseCPU)), \(x(denseCPU / extractCPU))")
+        print("load average \(Self.loadAverage()) (1, 5, 15 min) at the end")
+        print()
+        func goal(_ met: Bool, _ text: String) { print((met ? "met     " : "MISSED  ") + text) }
+        goal(baseline / rankSeconds >= 300, "rank ≥ 300 × dense form + SVD (\(x(baseline / rankSeconds)))")
+        goal(baseline / resizeSeconds >= 300, "resize ≥ 300 × dense form + SVD (\(x(baseline / resizeSeconds)))")
+        goal(denseSeconds / extractSeconds >= 30 && worstRatio <= 1.01,
+             "extraction ≥ 30 × dense SVD at ≤ 1.01 × optimal error (\(x(denseSeconds / extractSeconds)), \(ByteSize.formatted(worstRatio, decimals: 5)))")
+    }
+
+    static func cpuSeconds() -> Double {
+        var usage = rusage()
+        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+        func seconds(_ time: timeval) -> Double { Double(time.tv_sec) + Double(time.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
+    }
+
+    /// /proc/loadavg's three averages ("-" where it cannot be read): the machine is shared.
+    static func loadAverage() -> String {
+        var averages = [Double](repeating: 0, count: 3)
+        guard getloadavg(&averages, 3) == 3 else { return "-" }
+        return averages.map { ByteSize.formatted($0, decimals: 2) }.joined(separator: " ")
     }
 }
 

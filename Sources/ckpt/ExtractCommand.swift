@@ -10,9 +10,11 @@ struct ExtractCommand: ParsableCommand {
         discussion: """
         For every 2-D (or 4-D convolution) float tensor named *.weight that differs, ΔW = TUNED − BASE \
         is decomposed by a randomized SVD (seeded Gaussian sketch, oversampling, power iterations). The \
-        residual of the sketch gives the error of the kept rank exactly and a lower bound of the optimal \
-        (truncated dense SVD) error; when their ratio exceeds --tolerance, the module is redone with a \
-        full SVD. Factors: B = U·diag(σ), A = Vᵀ, lora_alpha = r (scale 1). Embeddings become \
+        residual of the sketch gives the error of the kept rank (with a bound for Float32 rounding) and a \
+        lower bound of the optimal (truncated dense SVD) error; when their ratio exceeds --tolerance, the \
+        module is redone with a full SVD. Quantized GGUF tensors are dequantized, and singular values \
+        below the noise their quantization adds (reported per module as the noise floor) are not kept. \
+        Factors: B = U·diag(σ), A = Vᵀ, lora_alpha = r (scale 1). Embeddings become \
         lora_embedding_A/B with --embed-lora, and otherwise they, norms, biases and any other changed \
         tensor, are saved whole through modules_to_save. The output is a PEFT adapter folder, or with \
         --to kohya / gguf a kohya file or a llama.cpp GGUF LoRA adapter (those hold no modules_to_save: \
@@ -24,6 +26,7 @@ struct ExtractCommand: ParsableCommand {
           ckpt extract base/ tuned/ -o extracted/ --energy 0.9 --max-rank 128
           ckpt extract base.safetensors tuned.safetensors -o out/ --sv-epsilon 1e-3 --embed-lora
           ckpt extract base/ tuned/ -o extracted.gguf --rank 16 --to gguf --base-config base/
+          ckpt extract base-q8_0.gguf tuned-q8_0.gguf -o out/ --rank 64
         """
     )
 
@@ -109,10 +112,13 @@ struct ExtractCommand: ParsableCommand {
 /// The report of `ckpt extract`.
 enum ExtractReport {
     static func text(_ operation: ExtractOperation, output: String, seconds: Double) -> String {
-        var rows = [["module", "shape", "rank", "method", "‖ΔW−BA‖/‖ΔW‖", "× optimal (est.)"]]
+        // Quantized inputs add the noise floor and the components dropped below it.
+        let quantized = operation.results.contains { $0.noiseFloor > 0 }
+        var rows = [["module", "shape", "rank", "method", "‖ΔW−BA‖/‖ΔW‖", "× optimal (est.)"] + (quantized ? ["noise floor", "σ dropped"] : [])]
         for r in operation.results {
             rows.append([escapedForTerminal(r.module), "\(r.rows)×\(r.columns)", "\(r.rank)", r.method, formatScientific(r.relativeError),
-                         r.errorRatioEstimate.isFinite ? ByteSize.formatted(r.errorRatioEstimate, decimals: 4) : "-"])
+                         r.errorRatioEstimate.isFinite ? ByteSize.formatted(r.errorRatioEstimate, decimals: 4) : "-"]
+                        + (quantized ? [r.noiseFloor > 0 ? formatScientific(r.noiseFloor) : "-", "\(r.droppedBelowFloor)"] : []))
         }
         var out = Numbers.table(rows)
         if !operation.modulesToSave.isEmpty {
@@ -131,7 +137,8 @@ enum ExtractReport {
                 .object([JSONMember("module", .string(r.module)), JSONMember("rows", .number(String(r.rows))), JSONMember("columns", .number(String(r.columns))),
                          JSONMember("rank", .number(String(r.rank))), JSONMember("method", .string(r.method)),
                          JSONMember("error", RankJSON.number(r.error)), JSONMember("norm", RankJSON.number(r.norm)),
-                         JSONMember("relative_error", RankJSON.number(r.relativeError)), JSONMember("error_ratio_estimate", RankJSON.number(r.errorRatioEstimate))])
+                         JSONMember("relative_error", RankJSON.number(r.relativeError)), JSONMember("error_ratio_estimate", RankJSON.number(r.errorRatioEstimate)),
+                         JSONMember("noise_floor", RankJSON.number(r.noiseFloor)), JSONMember("dropped_below_floor", .number(String(r.droppedBelowFloor)))])
             })),
             JSONMember("modules_to_save", .array(operation.modulesToSave.map { .string($0) })),
             JSONMember("unchanged", .number(String(operation.unchanged))),

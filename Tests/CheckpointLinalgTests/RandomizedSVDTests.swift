@@ -15,24 +15,42 @@ import Testing
     @Test func sketchMatchesFullSVDAndItsErrorIsExact() throws {
         let a = try Self.lowRankPlusNoise(rows: 200, columns: 150, noise: 1e-3)
         let full = try ThinSVD(a)
-        let sketch = try RandomizedSVD(a, rank: 6)
+        let fromNorms = try RandomizedSVD(a, rank: 6)
+        var sketch = fromNorms
+        try sketch.formResidual(of: a)
+        try sketch.estimateResidualSpectralNorm(of: a)
         for i in 0..<6 { #expect(abs(sketch.svd.sigma[i] - full.sigma[i]) <= 1e-4 * full.sigma[0]) }
         for k in [2, 4, 6] {
-            // Truncation error from the norms equals the error of the dense reconstruction.
+            // Truncation error with the formed residual equals the error of the dense reconstruction;
+            // the one from norms brackets it within its rounding allowance.
             let approx = try sketch.svd.truncated(k).reconstructed()
             var residual = 0.0
             for i in a.elements.indices { residual += Double(a.elements[i] - approx.elements[i]) * Double(a.elements[i] - approx.elements[i]) }
             #expect(abs(sketch.truncationError(rank: k) - residual.squareRoot()) <= 1e-3 * residual.squareRoot())
+            #expect(fromNorms.truncationErrorBound(rank: k) >= residual.squareRoot())
+            let low = fromNorms.truncationError(rank: k) * fromNorms.truncationError(rank: k) - fromNorms.residualUncertainty
+            #expect(low <= residual)
             // The bound holds: the optimal error (full SVD tail) lies between the lower bound and the error.
             let optimal = full.sigma.dropFirst(k).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
             #expect(sketch.optimalErrorLowerBound(rank: k) <= optimal * (1 + 1e-4))
             #expect(sketch.optimalErrorEstimate(rank: k) <= optimal * (1 + 1e-4))
+            #expect(fromNorms.optimalErrorEstimate(rank: k) <= optimal * (1 + 1e-4))  // with ‖R‖_F for ‖R‖₂
             #expect(sketch.truncationError(rank: k) >= optimal * (1 - 1e-4))
             #expect(sketch.errorRatioEstimate(rank: k) >= 1)
         }
-        // With little noise beyond the rank, the bound proves the sketch within 1 % of optimal.
-        let clean = try RandomizedSVD(try Self.lowRankPlusNoise(rows: 200, columns: 150, noise: 1e-6), rank: 6)
+        // With little noise beyond the rank, the bound proves the sketch within 1 % of optimal once
+        // the residual is formed (from norms, the tail is below Float32's resolution of ‖A‖²).
+        let cleanMatrix = try Self.lowRankPlusNoise(rows: 200, columns: 150, noise: 1e-6)
+        var clean = try RandomizedSVD(cleanMatrix, rank: 6)
+        try clean.formResidual(of: cleanMatrix)
         #expect(clean.errorRatioEstimate(rank: 6) < 1.01)
+        // A tail of 1 % of ‖A‖ is resolved, and the estimate (not the resolution) proves it.
+        let noisyMatrix = try Self.lowRankPlusNoise(rows: 200, columns: 150, noise: 1e-2)
+        var noisy = try RandomizedSVD(noisyMatrix, rank: 6)
+        try noisy.formResidual(of: noisyMatrix)
+        try noisy.estimateResidualSpectralNorm(of: noisyMatrix)
+        #expect(noisy.residualUncertainty < 1e-2 * noisy.residualFrobeniusSquared)
+        #expect(noisy.errorRatioEstimate(rank: 6) < 1.01)
     }
 
     @Test func sameSeedSameBitsOtherSeedOtherSketch() throws {
@@ -48,6 +66,29 @@ import Testing
         let a = try Self.lowRankPlusNoise(rows: 80, columns: 60, noise: 1e-2)
         let sigma = try ThinSVD(a).sigma[0]
         #expect(abs(try SpectralNorm.estimate(a) - Double(sigma)) <= 1e-4 * Double(sigma))
+    }
+
+    /// The implicit residual norm ‖A(I − ZZᵀ)‖₂ agrees with the largest σ of the formed residual.
+    @Test func residualSpectralNormWithoutFormingTheResidual() throws {
+        let a = try Self.lowRankPlusNoise(rows: 90, columns: 70, noise: 1e-2)
+        var random = SeededGaussian(seed: 5)
+        let z = try ThinQR(random.matrix(rows: 70, columns: 8)).q
+        let residual = try GEMM.product(try GEMM.product(a, .none, z, .none), .none, z, .transposed)
+        var formed = a
+        for i in formed.elements.indices { formed.elements[i] -= residual.elements[i] }
+        let sigma = Double(try ThinSVD(formed).sigma[0])
+        let estimate = try SpectralNorm.residual(of: a, orthogonalTo: z, seed: 1)
+        #expect(estimate <= sigma * (1 + 1e-5) && estimate >= 0.99 * sigma, "\(estimate) vs \(sigma)")
+    }
+
+    /// ‖A‖² through dsdot agrees with the Double sum, and a NaN shows in it.
+    @Test func squaredSumIsTheDoubleSumAndSeesNaN() throws {
+        var a = try Self.lowRankPlusNoise(rows: 40, columns: 30, noise: 1e-2)
+        let reference = a.elements.reduce(0.0) { $0 + Double($1) * Double($1) }
+        // OpenBLAS's dsdot squares in Float32 and adds in Double: within u/2 relative.
+        #expect(abs(a.squaredSum - reference) <= 6e-8 * reference)
+        a.elements[17] = .nan
+        #expect(!a.squaredSum.isFinite)
     }
 
     @Test func loraFactorsPutSigmaOnTheUpSide() throws {

@@ -15,4 +15,11 @@ void ckpt_lowrank_row_fma(const float *u, int r, const float *v, long ldv, long 
 long ckpt_merge_row(const float *w, const float *p, float scale, double sign, long n, int round_to_odd,
                     float *out, double *base_energy, double *change_energy);
 
+/// y = A·G for A m×n (rows `lda` floats apart) and G n×8 row-major; y m×8 row-major. One streaming
+/// pass over A, no packing copy (for 8 columns, a general GEMM's packing costs more than its arithmetic).
+void ckpt_skinny8_nn(const float *a, long m, long n, long lda, const float *g, float *y);
+
+/// h += Aᵀ·X for A m×n (rows `lda` floats apart) and X m×8 row-major; h n×8 row-major.
+void ckpt_skinny8_tn(const float *a, long m, long n, long lda, const float *x, float *h);
+
 #endif

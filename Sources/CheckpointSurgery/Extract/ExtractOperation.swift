@@ -43,6 +43,10 @@ public struct ExtractOperation {
         public var error: Double
         public var norm: Double
         public var errorRatioEstimate: Double
+        /// The quantization noise floor of ΔW (0 when neither tensor is block-quantized) and how many
+        /// components the rank choice would have kept below it.
+        public var noiseFloor: Double = 0
+        public var droppedBelowFloor: Int = 0
         public var relativeError: Double { norm > 0 ? error / norm : 0 }
     }
 
@@ -73,11 +77,11 @@ public struct ExtractOperation {
                 continue
             }
             let baseInfo = base.tensors[index]
-            guard info.dtype.isFloatingPoint, !info.dtype.isPacked, baseInfo.dtype.isFloatingPoint, !baseInfo.dtype.isPacked else {
-                // Integer buffers never change in fine-tuning; quantized (block) types need a
-                // dequantizer this extraction does not have yet, so say so instead of guessing.
+            guard TensorMatrix.isReadable(info.dtype), TensorMatrix.isReadable(baseInfo.dtype) else {
+                // Integer buffers never change in fine-tuning; block types without a dequantizer
+                // (and packed floats) are named instead of guessed at.
                 if info.dtype.blockLayout != nil || baseInfo.dtype.blockLayout != nil || info.dtype.isPacked {
-                    notes.append("\(info.name) is \(info.dtype.userName) in the tuned and \(baseInfo.dtype.userName) in the base checkpoint; quantized tensors are not extracted by this build")
+                    notes.append("\(info.name) is \(info.dtype.userName) in the tuned and \(baseInfo.dtype.userName) in the base checkpoint; ckpt cannot dequantize that type, so it is not extracted")
                 } else {
                     unchanged += 1
                 }
@@ -101,18 +105,26 @@ public struct ExtractOperation {
             }
             var delta = try TensorMatrix.read(tuned, index: tunedIndex)
             let before = try TensorMatrix.read(base, index: index)
+            let noise = Self.noiseEnergy(before, baseInfo.dtype, delta, info.dtype)
+            if let unmodelled = noise.unmodelled { notes.append("\(info.name): no noise model for \(unmodelled.userName) (non-uniform codebook); no quantization floor applied") }
             for i in delta.elements.indices { delta.elements[i] -= before.elements[i] }
-            guard delta.isFinite else { throw SurgeryError.nonFinite(tensor: info.name, module: module, element: delta.elements.firstIndex { !$0.isFinite } ?? 0) }
+            guard delta.squaredSum.isFinite else { throw SurgeryError.nonFinite(tensor: info.name, module: module, element: delta.elements.firstIndex { !$0.isFinite } ?? 0) }
             // The Linear orientation (out × in); the embedding table stores ΔWᵀ.
             if isEmbedding { delta = delta.transposed() }
+            let floor = QuantizationNoise.floor(energy: noise.energy, rows: delta.rows, columns: delta.columns)
             let decomposition = try DeltaDecomposition(delta, choice: choice, maxRank: options.maxRank, oversampling: options.oversampling,
-                                                       powerIterations: options.powerIterations, seed: options.seed, tolerance: options.tolerance)
+                                                       powerIterations: options.powerIterations, seed: options.seed, tolerance: options.tolerance, floor: floor)
+            guard decomposition.rank > 0 else {
+                notes.append("\(info.name): every singular value of ΔW is below the quantization noise floor \(floor); not extracted")
+                continue
+            }
             let factors = decomposition.svd.loraFactors(rank: decomposition.rank)
             let kind: ModuleDelta.Kind = isEmbedding ? .embedding : (info.shape.count == 4 ? .convolution : .linear)
             modules.append(LoRAOutput.Module(module: module, kind: kind, kernel: kind == .convolution ? Array(info.shape.dropFirst(2)) : [],
                                              b: factors.b, a: factors.a, alpha: Double(decomposition.rank)))
             results.append(ModuleResult(module: module, rows: delta.rows, columns: delta.columns, rank: decomposition.rank, method: decomposition.method.rawValue,
-                                        error: decomposition.error, norm: decomposition.norm, errorRatioEstimate: decomposition.errorRatioEstimate))
+                                        error: decomposition.error, norm: decomposition.norm, errorRatioEstimate: decomposition.errorRatioEstimate,
+                                        noiseFloor: floor, droppedBelowFloor: decomposition.droppedBelowFloor))
         }
         // A module replaced whole needs no LoRA as well (a Linear whose bias changed too).
         let replaced = Set(wholeModules)
@@ -140,5 +152,19 @@ public struct ExtractOperation {
         self.results = results
         self.unchanged = unchanged
         self.notes = notes
+    }
+    /// Expected ‖noise‖²_F of ΔW from the block-quantized side(s): the two roundings are independent,
+    /// so their energies add. `unmodelled`: a block type read without a noise model.
+    static func noiseEnergy(_ base: Matrix, _ baseType: DType, _ tuned: Matrix, _ tunedType: DType) -> (energy: Double, unmodelled: DType?) {
+        var energy = 0.0
+        var unmodelled: DType?
+        for (values, type) in [(base, baseType), (tuned, tunedType)] where type.isBlockQuantized {
+            if let grid = QuantizationNoise.grid(type) {
+                energy += QuantizationNoise.energy(of: values.elements, grid: grid)
+            } else {
+                unmodelled = type
+            }
+        }
+        return (energy, unmodelled)
     }
 }
