@@ -16,17 +16,18 @@ struct ExtractCommand: ParsableCommand {
         below the noise their quantization adds (reported per module as the noise floor) are not kept. \
         Factors: B = U·diag(σ), A = Vᵀ, lora_alpha = r (scale 1). Embeddings become \
         lora_embedding_A/B with --embed-lora, and otherwise they, norms, biases and any other changed \
-        tensor, are saved whole through modules_to_save. The output is a PEFT adapter folder, or with \
-        --to kohya / gguf a kohya file or a llama.cpp GGUF LoRA adapter (those hold no modules_to_save: \
-        such tensors are an error naming them; GGUF needs --base-config for the Q/K row permutation \
-        when the checkpoints have Hugging Face names).
+        tensor, are saved whole through modules_to_save. The output is a PEFT adapter folder, or (by --to, or \
+        else by the output's extension: .safetensors, .gguf) a kohya file or a llama.cpp GGUF LoRA adapter (those hold no modules_to_save: \
+        such tensors are an error naming them). Changing between Hugging Face and llama.cpp names \
+        permutes the rows of Q and K per head: the head counts come from --base-config, or from BASE \
+        when it is a GGUF file.
 
         Examples:
           ckpt extract base/ tuned/ -o extracted/ --rank 32
           ckpt extract base/ tuned/ -o extracted/ --energy 0.9 --max-rank 128
           ckpt extract base.safetensors tuned.safetensors -o out/ --sv-epsilon 1e-3 --embed-lora
           ckpt extract base/ tuned/ -o extracted.gguf --rank 16 --to gguf --base-config base/
-          ckpt extract base-q8_0.gguf tuned-q8_0.gguf -o out/ --rank 64
+          ckpt extract base-q8_0.gguf tuned-q8_0.gguf -o extracted.gguf --rank 64
         """
     )
 
@@ -36,7 +37,7 @@ struct ExtractCommand: ParsableCommand {
     @Argument(help: "The fine-tuned checkpoint, with the same tensor names and shapes.")
     var tuned: String
 
-    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The adapter to write: a folder (PEFT), or a .safetensors (kohya) or .gguf (GGUF) file with --to.", valueName: "OUT"))
+    @Option(name: [.short, .customLong("output")], help: ArgumentHelp("The adapter to write: a folder (PEFT), or a .safetensors (kohya) or .gguf (GGUF) file (the layout follows the extension unless --to says otherwise).", valueName: "OUT"))
     var output: String
 
     @Option(name: .long, help: ArgumentHelp("Keep R components per module.", valueName: "R"))
@@ -93,9 +94,17 @@ struct ExtractCommand: ParsableCommand {
     func run() throws {
         let options = try options()
         let started = Clock.now()
-        let layout = try writing.layout(default: .peft)
+        let baseReader = try Checkpoint.open(base)
+        var operation = try ExtractOperation(base: baseReader, tuned: try Checkpoint.open(tuned), options: options)
+        // Without --to the output's name decides, as for merge: *.gguf a llama.cpp LoRA adapter (what a
+        // GGUF pair keeps its names in), *.safetensors a kohya file, anything else a PEFT folder.
+        let lowered = output.lowercased()
+        let layout = try writing.layout(default: lowered.hasSuffix(".gguf") ? .gguf : lowered.hasSuffix(".safetensors") ? .kohya : .peft)
         var writerOptions = try writing.writerOptions(source: nil)
-        var operation = try ExtractOperation(base: try Checkpoint.open(base), tuned: try Checkpoint.open(tuned), options: options)
+        if writerOptions.llamaConfig == nil, let gguf = baseReader.metadata.gguf {
+            writerOptions.llamaConfig = try? LlamaConfig(gguf: gguf, file: base)
+            if let architecture = gguf[GGUFConstants.Key.architecture]?.text { writerOptions.ggufArchitecture = architecture }
+        }
         writerOptions.modulesToSave = operation.modulesToSave
         writerOptions.kohyaMetadata = [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"), ("ss_training_comment", "extracted by ckpt")]
         let written = try AdapterOutputWriter.write(operation.output, layout: layout, to: output, options: writerOptions, overwrite: writing.force)

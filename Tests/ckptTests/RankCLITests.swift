@@ -40,12 +40,12 @@ import FoundationXML
         let folder = try temporaryFolder("extract-gguf")
         defer { try? FileManager.default.removeItem(atPath: folder) }
         let pair = [repositoryFixtures + "/surgery-gguf/extract_base.gguf", repositoryFixtures + "/surgery-gguf/extract_tuned.gguf"]
-        let report = try json(try ckpt(["extract"] + pair + ["-o", folder + "/a", "--rank", "8", "--json"]))
+        let report = try json(try ckpt(["extract"] + pair + ["-o", folder + "/a.gguf", "--rank", "8", "--json"]))
         let modules = try #require(report["modules"] as? [[String: Any]])
         #expect(modules.map { $0["rank"] as? Int } == [3, 2, 2])
         #expect(modules.map { $0["dropped_below_floor"] as? Int } == [5, 6, 6])
         #expect(modules.allSatisfy { ($0["noise_floor"] as? Double ?? 0) > 0 })
-        let text = try ckpt(["extract"] + pair + ["-o", folder + "/b", "--rank", "8"])
+        let text = try ckpt(["extract"] + pair + ["-o", folder + "/b.gguf", "--rank", "8"])
         #expect(text.status == 0 && text.stdout.contains("noise floor") && text.stdout.contains("σ dropped"), "\(text.stdout)")
     }
 
