@@ -34,7 +34,7 @@ import CheckpointCore
     @Test func namesUnsupportedTypesWithTheirGGMLId() {
         #expect(!GGMLCodec.canQuantize(.iq2XXS))
         #expect(throws: GGMLCodecError.unsupported(.iq2XXS, .quantization)) { try quantize(.iq2XXS, [Float](repeating: 0, count: 256), bytes: 66, rowLength: 256) }
-        #expect(GGMLCodecError.unsupported(.iq2XXS, .quantization).description == "IQ2_XXS (16) is not supported for quantization; ggml makes IQ2_XXS from an importance matrix: write f16 and run llama.cpp's llama-quantize --imatrix")
+        #expect(GGMLCodecError.unsupported(.iq2XXS, .quantization).description == "IQ2_XXS (16) is not supported for quantization; ggml builds IQ2_XXS by a grid search best guided by an importance matrix: write f16 and run llama.cpp's llama-quantize --imatrix")
         #expect(GGMLCodecError.unsupported(.q2K, .quantization).description == "Q2_K (10) is not supported for quantization")
         #expect(GGMLCodecError.unsupported(.f8E4M3, .dequantization).description == "f8_e4m3 is not supported for dequantization")
         #expect(throws: GGMLCodecError.unsupported(.q3K, .quantization)) { try quantize(.q3K, [Float](repeating: 0, count: 256), bytes: 110, rowLength: 256) }

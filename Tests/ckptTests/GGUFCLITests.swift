@@ -99,7 +99,7 @@ import Foundation
         let split = try ckpt(["convert", source, output + "/x.safetensors", "--split-max-tensors", "2"])
         #expect(split.status == 2 && split.stderr.contains("--shard-size"))
         let quant = try ckpt(["convert", source, output + "/x.gguf", "--dtype", "iq2_xxs"])
-        #expect(quant.status == 2 && quant.stderr.contains("ckpt cannot quantize to IQ2_XXS (16); ggml makes IQ2_XXS from an importance matrix: write f16 and run llama.cpp's llama-quantize --imatrix"))
+        #expect(quant.status == 2 && quant.stderr.contains("ckpt cannot quantize to IQ2_XXS (16); ggml builds IQ2_XXS by a grid search best guided by an importance matrix: write f16 and run llama.cpp's llama-quantize --imatrix"))
         let toSafetensors = try ckpt(["convert", source, output + "/x.safetensors", "--dtype", "q8_0"])
         #expect(toSafetensors.status == 2 && toSafetensors.stderr.contains("only GGUF output holds it"))
         let arch = try ckpt(["convert", source, output + "/x.gguf", "--arch", "gpt2"])

@@ -11,12 +11,13 @@ public enum GGMLCodec {
 
     public static func canQuantize(_ type: DType) -> Bool { quantizer(for: type) != nil }
 
-    /// What to do instead when ckpt cannot quantize to `type` because ggml builds it from an importance
-    /// matrix (the grid i-quants), for the end of an error message; nil for other types.
+    /// What to do instead when ckpt cannot quantize to `type` because ggml builds it by a grid search
+    /// that wants an importance matrix (the grid i-quants), for the end of an error message; nil for
+    /// other types.
     public static func quantizationAdvice(_ type: DType) -> String? {
         switch type {
         case .iq2XXS, .iq2XS, .iq2S, .iq3XXS, .iq3S, .iq1S, .iq1M:
-            return "ggml makes \(type.ggmlName ?? type.userName) from an importance matrix: write f16 and run llama.cpp's llama-quantize --imatrix"
+            return "ggml builds \(type.ggmlName ?? type.userName) by a grid search best guided by an importance matrix: write f16 and run llama.cpp's llama-quantize --imatrix"
         default:
             return nil
         }
