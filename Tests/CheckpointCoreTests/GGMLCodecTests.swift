@@ -32,14 +32,17 @@ import CheckpointCore
     }
 
     @Test func namesUnsupportedTypesWithTheirGGMLId() {
-        #expect(!GGMLCodec.canDequantize(.iq2XXS))
-        #expect(throws: GGMLCodecError.unsupported(.iq2XXS, .dequantization)) { try dequantize(.iq2XXS, [UInt8](repeating: 0, count: 66), floats: 256) }
-        #expect(GGMLCodecError.unsupported(.iq2XXS, .dequantization).description == "IQ2_XXS (16) is not supported for dequantization")
+        #expect(!GGMLCodec.canQuantize(.iq2XXS))
+        #expect(throws: GGMLCodecError.unsupported(.iq2XXS, .quantization)) { try quantize(.iq2XXS, [Float](repeating: 0, count: 256), bytes: 66, rowLength: 256) }
+        #expect(GGMLCodecError.unsupported(.iq2XXS, .quantization).description == "IQ2_XXS (16) is not supported for quantization; ggml builds IQ2_XXS by a grid search best guided by an importance matrix: write f16 and run llama.cpp's llama-quantize --imatrix")
         #expect(GGMLCodecError.unsupported(.q2K, .quantization).description == "Q2_K (10) is not supported for quantization")
         #expect(GGMLCodecError.unsupported(.f8E4M3, .dequantization).description == "f8_e4m3 is not supported for dequantization")
         #expect(throws: GGMLCodecError.unsupported(.q3K, .quantization)) { try quantize(.q3K, [Float](repeating: 0, count: 256), bytes: 110, rowLength: 256) }
         #expect(throws: GGMLCodecError.unsupported(.f32, .dequantization)) { try dequantize(.f32, [0, 0, 0, 0], floats: 1) }
-        for type in [DType.iq2XXS, .iq2XS, .iq3XXS, .iq1S, .iq3S, .iq2S, .iq1M] { #expect(!GGMLCodec.canDequantize(type)) }
+        for type in [DType.iq2XXS, .iq2XS, .iq3XXS, .iq1S, .iq3S, .iq2S, .iq1M] {
+            #expect(!GGMLCodec.canQuantize(type) && GGMLCodec.quantizationAdvice(type) != nil)
+        }
+        #expect(GGMLCodec.quantizationAdvice(.q2K) == nil)
         for type in [DType.q8_1, .q8K, .q2K, .q3K, .iq4NL, .iq4XS] { #expect(!GGMLCodec.canQuantize(type)) }
     }
 
@@ -128,7 +131,7 @@ extension GGMLCodecTests {
     /// Exactly the documented types are supported, in each direction.
     @Test func supportedTypes() {
         let decodable = Self.blockTypes.filter(GGMLCodec.canDequantize).map(\.userName)
-        #expect(decodable == ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q8_k", "iq4_nl", "iq4_xs", "tq1_0", "tq2_0", "mxfp4"])
+        #expect(decodable == ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q8_1", "q2_k", "q3_k", "q4_k", "q5_k", "q6_k", "q8_k", "iq2_xxs", "iq2_xs", "iq3_xxs", "iq1_s", "iq4_nl", "iq3_s", "iq2_s", "iq4_xs", "iq1_m", "tq1_0", "tq2_0", "mxfp4"])
         let encodable = Self.blockTypes.filter(GGMLCodec.canQuantize).map(\.userName)
         #expect(encodable == ["q4_0", "q4_1", "q5_0", "q5_1", "q8_0", "q4_k", "q5_k", "q6_k", "tq1_0", "tq2_0", "mxfp4"])
         #expect(!DType.allCases.filter { !$0.isBlockQuantized }.contains(where: GGMLCodec.canDequantize))

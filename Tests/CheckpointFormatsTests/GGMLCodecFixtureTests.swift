@@ -10,7 +10,7 @@ import CheckpointCore
 
     static let dequantizable: [DType] = [
         .q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q8_1, .q2K, .q3K, .q4K, .q5K, .q6K, .q8K,
-        .iq4NL, .iq4XS, .tq1_0, .tq2_0, .mxfp4,
+        .iq4NL, .iq4XS, .tq1_0, .tq2_0, .mxfp4, .iq2XXS, .iq2XS, .iq2S, .iq3XXS, .iq3S, .iq1S, .iq1M,
     ]
     static let quantizable: [DType] = [.q4_0, .q4_1, .q5_0, .q5_1, .q8_0, .q4K, .q5K, .q6K, .tq1_0, .tq2_0, .mxfp4]
 

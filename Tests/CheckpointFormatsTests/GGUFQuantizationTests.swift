@@ -34,8 +34,7 @@ import CheckpointCore
         let temporary = try makeTemporaryFolder("dequantize")
         defer { try? FileManager.default.removeItem(atPath: temporary) }
         let reader = try Checkpoint.open(Self.folder + "/all_types.gguf")
-        let selection = try TensorSelection(exclude: reader.tensors.filter { $0.dtype.isBlockQuantized && !GGMLCodec.canDequantize($0.dtype) }.map { "^\($0.name)$" })
-        var plan = try ConversionPlan(tensors: reader.tensors, selection: selection, floatDType: .f32, intDType: nil)
+        var plan = try ConversionPlan(tensors: reader.tensors, selection: TensorSelection(), floatDType: .f32, intDType: nil)
         #expect(try plan.dequantizeBlockTypes() == 0)
         let output = temporary + "/f32.safetensors"
         let (writer, _) = try OutputTarget.safetensors(path: output).makeWriter(carrying: reader.metadata, tensors: plan.outputTensors, overwrite: false)
@@ -48,21 +47,26 @@ import CheckpointCore
             #expect(SHA256.hex(try ours.data(at: index).bytes) == entry["sha256"], "\(name) (\(entry["type"] ?? ""))")
             checked += 1
         }
-        // Every type gguf-py dequantizes and ckpt does too: 17 block types and F32/F16/BF16.
-        #expect(checked == 18)
+        // Every tensor gguf-py dequantizes (all block types but Q8_1, whose gguf-py layout is not ggml's).
+        #expect(checked == expected.count)
     }
 
-    @Test func typesWithoutACodecAreNamedAndStillCopied() throws {
-        let temporary = try makeTemporaryFolder("no-codec")
+    /// The grid i-quants (IQ2_XXS written by gguf-py's GGUFWriter with raw_dtype, and the others) convert
+    /// to f32 safetensors with gguf-py's values, through the plain conversion path; to GGUF they are
+    /// copied byte for byte.
+    @Test func gridIQuantsConvertToSafetensors() throws {
+        let data = try #require(FileManager.default.contents(atPath: Self.folder + "/dequantized.json"))
+        let expected = try #require(try JSONSerialization.jsonObject(with: data) as? [String: [String: String]])
+        let temporary = try makeTemporaryFolder("iquant")
         defer { try? FileManager.default.removeItem(atPath: temporary) }
-        do {
-            try convertCheckpoint(Self.folder + "/all_types.gguf", temporary + "/x.safetensors")
-            Issue.record("IQ types were written to safetensors")
-        } catch let error as ConversionPlan.PlanError {
-            #expect("\(error)".contains("IQ2_XXS (16) is not supported for dequantization"))
+        try convertCheckpoint(Self.folder + "/all_types.gguf", temporary + "/x.safetensors")
+        let ours = try SafeTensorsReader(path: temporary + "/x.safetensors")
+        let names = ["t_iq2_xxs", "t_iq2_xs", "t_iq2_s", "t_iq3_xxs", "t_iq3_s", "t_iq1_s", "t_iq1_m"]
+        for name in names {
+            let index = try #require(ours.tensors.firstIndex { $0.name == name }, "\(name)")
+            #expect(ours.tensors[index].dtype == .f32 && ours.tensors[index].shape == [2, 256])
+            #expect(SHA256.hex(try ours.data(at: index).bytes) == expected[name]?["sha256"], "\(name)")
         }
-        #expect(try FileManager.default.contentsOfDirectory(atPath: temporary).isEmpty)
-        // To GGUF they are copied byte for byte.
         try convertCheckpoint(Self.folder + "/all_types.gguf", temporary + "/copy.gguf")
         #expect(try fileBytes(temporary + "/copy.gguf") == fileBytes(Self.folder + "/all_types.gguf"))
     }

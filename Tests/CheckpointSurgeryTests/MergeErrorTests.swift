@@ -111,6 +111,15 @@ import CheckpointCore
         #expect(PEFTConfig.firstMatch([("proj", 1), ("q_proj", 2)], module: "a.q_proj") == 2)
         #expect(PEFTConfig.firstMatch([(".*proj", 1), ("q_proj", 2)], module: "a.q_proj") == 1)
     }
+
+    /// A grid i-quant base tensor cannot be quantized back: the refusal names the way out, and for these
+    /// types also llama-quantize; a K-quant's does not mention it.
+    @Test func requantizationRefusalAdvisesLlamaQuantizeForGridTypes() {
+        let grid = GGUFSurgeryError.cannotRequantize(tensor: "blk.0.ffn_gate.weight", dtype: .iq1M).description
+        #expect(grid.contains("'blk.0.ffn_gate.weight' is IQ1_M") && grid.contains("--requant-fallback f16"))
+        #expect(grid.contains("llama.cpp's llama-quantize --imatrix"))
+        #expect(!GGUFSurgeryError.cannotRequantize(tensor: "w", dtype: .q2K).description.contains("llama-quantize"))
+    }
 }
 
 @Suite struct LlamaCppBaseTests {

@@ -78,6 +78,20 @@ import Foundation
         #expect(deq.stderr.contains("7 ggml-quantized tensor(s) dequantized to f32"))
     }
 
+    /// Every ggml block type of all_types.gguf, the grid i-quants included, dequantizes into safetensors
+    /// (the values are checked against gguf-py in GGUFQuantizationTests).
+    @Test func everyBlockTypeConvertsToSafetensors() throws {
+        let output = try temporaryFolder("gguf-iquant")
+        defer { try? FileManager.default.removeItem(atPath: output) }
+        let f32 = try ckpt(["convert", Self.folder + "/all_types.gguf", output + "/f32.safetensors"])
+        #expect(f32.status == 0, "\(f32.stderr)")
+        #expect(f32.stderr.contains("24 ggml-quantized tensor(s) dequantized to f32"), "\(f32.stderr)")
+        let f16 = try ckpt(["convert", Self.folder + "/all_types.gguf", "--dtype", "f16", "--include", "iq", output + "/f16.safetensors"])
+        #expect(f16.status == 0, "\(f16.stderr)")
+        let listing = try ckpt(["inspect", output + "/f16.safetensors", "--tensors"])
+        #expect(listing.stdout.contains("t_iq2_xxs") && listing.stdout.contains("F16"), "\(listing.stdout)")
+    }
+
     @Test func usageErrorsSayWhatToDo() throws {
         let output = try temporaryFolder("gguf-usage")
         defer { try? FileManager.default.removeItem(atPath: output) }
@@ -85,7 +99,7 @@ import Foundation
         let split = try ckpt(["convert", source, output + "/x.safetensors", "--split-max-tensors", "2"])
         #expect(split.status == 2 && split.stderr.contains("--shard-size"))
         let quant = try ckpt(["convert", source, output + "/x.gguf", "--dtype", "iq2_xxs"])
-        #expect(quant.status == 2 && quant.stderr.contains("ckpt cannot quantize to IQ2_XXS (16)"))
+        #expect(quant.status == 2 && quant.stderr.contains("ckpt cannot quantize to IQ2_XXS (16); ggml builds IQ2_XXS by a grid search best guided by an importance matrix: write f16 and run llama.cpp's llama-quantize --imatrix"))
         let toSafetensors = try ckpt(["convert", source, output + "/x.safetensors", "--dtype", "q8_0"])
         #expect(toSafetensors.status == 2 && toSafetensors.stderr.contains("only GGUF output holds it"))
         let arch = try ckpt(["convert", source, output + "/x.gguf", "--arch", "gpt2"])

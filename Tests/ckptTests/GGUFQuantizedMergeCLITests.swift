@@ -29,7 +29,7 @@ import Foundation
     }
 
     /// K-quant fixture (gguf-py blocks): Q4_K is quantized back exactly as convert --dtype q4_k would
-    /// quantize the Float32 merge; Q2_K (no quantizer) is refused, or written as f16 with
+    /// quantize the Float32 merge; Q2_K and IQ2_XXS (no quantizer) are refused, or written as f16 with
     /// --requant-fallback; the reported requantization error is ‖requantized − merged‖ / ‖ΔW‖.
     @Test func kQuantBaseWithFallback() throws {
         let work = try temporaryFolder("gguf-merge-kquant")
@@ -54,10 +54,12 @@ import Foundation
         let tensors = try #require(report["tensors"] as? [[String: Any]])
         let q4k = try #require(tensors.first { $0["tensor"] as? String == "blk.0.attn_v.weight" })
         let q2k = try #require(tensors.first { $0["tensor"] as? String == "blk.0.ffn_up.weight" })
-        #expect(q2k["requantization_relative"] == nil)
+        let iq2 = try #require(tensors.first { $0["tensor"] as? String == "blk.0.ffn_gate.weight" })
+        #expect(q2k["requantization_relative"] == nil && iq2["requantization_relative"] == nil)
         let reportedRelative = try #require(q4k["requantization_relative"] as? Double)
         let inspect = try ckpt(["inspect", output, "--tensors"])
         #expect(inspect.stdout.contains("blk.0.attn_v.weight     Q4_K") && inspect.stdout.contains("blk.0.ffn_up.weight     F16"), "\(inspect.stdout)")
+        #expect(inspect.stdout.contains("blk.0.ffn_gate.weight   F16"), "\(inspect.stdout)")
 
         // The Float32 merge of the dequantized base, by separate commands.
         let dequantized = work + "/dequantized.gguf"
@@ -73,10 +75,14 @@ import Foundation
         let requantError = zip(q, m).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
         let delta = zip(m, w).reduce(0.0) { $0 + Double($1.0 - $1.1) * Double($1.0 - $1.1) }.squareRoot()
         #expect(delta > 0 && abs(reportedRelative - requantError / delta) <= 1e-4 * reportedRelative, "\(reportedRelative) vs \(requantError / delta)")
-        // Q2_K fallback: one rounding into f16 of the same sum, so within half an f16 ulp of the f32 merge (+ its own rounding).
-        let f16 = try #require(got["blk.0.ffn_up.weight"]), f32 = try #require(exact["blk.0.ffn_up.weight"])
-        for (value, target) in zip(f16, f32) {
-            #expect(abs(Double(value) - Double(target)) <= Double(Float16(target).ulp) / 2 + Double(target.ulp), "\(value) vs \(target)")
+        // Q2_K and IQ2_XXS fallback: one rounding into f16 of the same sum, so within half an f16 ulp of the
+        // f32 merge (+ its own rounding).
+        for fallback in ["blk.0.ffn_up.weight", "blk.0.ffn_gate.weight"] {
+            let f16 = try #require(got[fallback]), f32 = try #require(exact[fallback]), before = try #require(original[fallback])
+            #expect(f16.count == 2048 && f32 != before, "\(fallback)")
+            for (value, target) in zip(f16, f32) {
+                #expect(abs(Double(value) - Double(target)) <= Double(Float16(target).ulp) / 2 + Double(target.ulp), "\(fallback): \(value) vs \(target)")
+            }
         }
     }
 }

@@ -61,6 +61,7 @@ public struct ConversionPlan: Sendable {
             case let .cannotDequantize(tensor, dtype):
                 return "tensor '\(escapedForTerminal(tensor))': \(GGMLType.label(dtype)) is not supported for dequantization; write GGUF (its bytes are copied as they are) or --exclude it"
             case let .notQuantizable(type):
+                if let advice = GGMLCodec.quantizationAdvice(type) { return "ckpt cannot quantize to \(GGMLType.label(type)); \(advice)" }
                 let known = DType.allCases.filter(GGMLCodec.canQuantize).map(\.userName).joined(separator: ", ")
                 return "ckpt cannot quantize to \(GGMLType.label(type)); quantized types it writes: \(known)"
             case let .unmappedTensor(tensor, architecture):

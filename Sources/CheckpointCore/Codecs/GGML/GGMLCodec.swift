@@ -11,6 +11,18 @@ public enum GGMLCodec {
 
     public static func canQuantize(_ type: DType) -> Bool { quantizer(for: type) != nil }
 
+    /// What to do instead when ckpt cannot quantize to `type` because ggml builds it by a grid search
+    /// that wants an importance matrix (the grid i-quants), for the end of an error message; nil for
+    /// other types.
+    public static func quantizationAdvice(_ type: DType) -> String? {
+        switch type {
+        case .iq2XXS, .iq2XS, .iq2S, .iq3XXS, .iq3S, .iq1S, .iq1M:
+            return "ggml builds \(type.ggmlName ?? type.userName) by a grid search best guided by an importance matrix: write f16 and run llama.cpp's llama-quantize --imatrix"
+        default:
+            return nil
+        }
+    }
+
     /// Whole blocks of `type` in `source` → floats (destination.count == blocks × blockLayout.elements).
     public static func dequantize(
         _ type: DType, from source: UnsafeRawBufferPointer, into destination: UnsafeMutableBufferPointer<Float>
@@ -89,6 +101,13 @@ public enum GGMLCodec {
         case .q8K: return GGMLKQuants.dequantizeQ8_K
         case .iq4NL: return GGMLLookupQuants.dequantizeIQ4_NL
         case .iq4XS: return GGMLLookupQuants.dequantizeIQ4_XS
+        case .iq2XXS: return GGMLGridQuants.dequantizeIQ2_XXS
+        case .iq2XS: return GGMLGridQuants.dequantizeIQ2_XS
+        case .iq2S: return GGMLGridQuants.dequantizeIQ2_S
+        case .iq3XXS: return GGMLGridQuants.dequantizeIQ3_XXS
+        case .iq3S: return GGMLGridQuants.dequantizeIQ3_S
+        case .iq1S: return GGMLGridQuants.dequantizeIQ1_S
+        case .iq1M: return GGMLGridQuants.dequantizeIQ1_M
         case .tq1_0: return GGMLLookupQuants.dequantizeTQ1_0
         case .tq2_0: return GGMLLookupQuants.dequantizeTQ2_0
         case .mxfp4: return GGMLLookupQuants.dequantizeMXFP4

@@ -23,7 +23,8 @@ public enum GGMLCodecError: Error, CustomStringConvertible, Equatable, Sendable 
     public var description: String {
         switch self {
         case let .unsupported(type, operation):
-            return "\(type.ggmlLabel) is not supported for \(operation.rawValue)"
+            let advice = operation == .quantization ? GGMLCodec.quantizationAdvice(type).map { "; \($0)" } ?? "" : ""
+            return "\(type.ggmlLabel) is not supported for \(operation.rawValue)\(advice)"
         case let .partialBlock(type, byteCount):
             let bytes = type.blockLayout?.bytes ?? 0
             return "\(type.ggmlLabel) data of \(byteCount) bytes is not a whole number of \(bytes)-byte blocks; the tensor is truncated or its type is wrong"
