@@ -53,7 +53,9 @@ struct VerifyAgainst {
                              "\(Self.short(result.maxError)) \(result.measure.unit)", result.maxError > 0 ? "(\(result.worstRow), \(result.worstColumn))" : "-",
                              Self.short(result.maxAbsError), "\(MergeCheck.rounded(result.limit))", result.passed ? "ok" : "FAILED"])
             }
-            out += Numbers.table(rows)
+            // The verdict column has no header: drop the padding that leaves at the header's end.
+            let table = Numbers.table(rows).split(separator: "\n", omittingEmptySubsequences: false)
+            out += table.map { line in String(line.reversed().drop { $0 == " " }.reversed()) }.joined(separator: "\n")
         }
         return out
     }

@@ -59,13 +59,13 @@ struct VerifyCommand: ParsableCommand {
 
     @OptionGroup var adapterOptions: AdapterArguments
 
-    @Flag(name: .long, help: "The merge was made with --untie (a separate lm_head.weight; for --against).")
+    @Flag(name: .long, help: "For --against checks, the merge was made with --untie (a separate lm_head.weight).")
     var untie = false
 
     @Option(name: .long, help: ArgumentHelp("Rows checked per tensor by --against, drawn with --seed (default 16).", valueName: "N"))
     var sample: Int = 16
 
-    @Flag(name: .long, help: "Check every row (--against).")
+    @Flag(name: .long, help: "Check every row of each tensor for --against instead of a sample.")
     var all = false
 
     @Option(name: .long, help: ArgumentHelp("Seed of the row sample of --against (default 0).", valueName: "S"))
