@@ -83,20 +83,7 @@ import Foundation
 /// unchanged tensors byte-identical. Needs a Python with gguf (CKPT_PYTHON); required when
 /// CKPT_REQUIRE_PYTHON=1 (CI).
 @Suite struct GGUFQuantizedMergeInteropTests {
-    static let python: String? = {
-        let candidates = [ProcessInfo.processInfo.environment["CKPT_PYTHON"], NSHomeDirectory() + "/.cache/ckpt/venv/bin/python"].compactMap { $0 }
-        return candidates.first { candidate in
-            guard FileManager.default.isExecutableFile(atPath: candidate) else { return false }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: candidate)
-            process.arguments = ["-c", "import gguf, numpy"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { return false }
-            process.waitUntilExit()
-            return process.terminationStatus == 0
-        }
-    }()
+    static let python = pythonImporting("gguf, numpy")
 
     static var enabled: Bool { python != nil || ProcessInfo.processInfo.environment["CKPT_REQUIRE_PYTHON"] == "1" }
 

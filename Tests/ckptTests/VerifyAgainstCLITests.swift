@@ -7,19 +7,7 @@ import Testing
 @Suite struct VerifyAgainstCLITests {
     static let surgery = repositoryFixtures + "/surgery"
 
-    static let python: String? = {
-        let candidates = [ProcessInfo.processInfo.environment["CKPT_PYTHON"], NSHomeDirectory() + "/.cache/ckpt/venv/bin/python"].compactMap { $0 }
-        return candidates.first { candidate in
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: candidate)
-            process.arguments = ["-c", "import safetensors, numpy, ml_dtypes"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { return false }
-            process.waitUntilExit()
-            return process.terminationStatus == 0
-        }
-    }()
+    static let python = pythonImporting("safetensors, numpy, ml_dtypes")
     static var enabled: Bool { python != nil || ProcessInfo.processInfo.environment["CKPT_REQUIRE_PYTHON"] == "1" }
 
     private func object(_ text: String) throws -> [String: Any] {
@@ -135,6 +123,30 @@ import Testing
         #expect(tensors["blk.0.attn_v.weight"]?["dtype"] as? String == "q4_k")
         #expect(tensors["blk.0.ffn_up.weight"]?["unit"] as? String == "ulp")
         #expect((tensors["blk.0.ffn_up.weight"]?["max_error"] as? Double ?? 1) <= 0.5 + 1.0 / 512)
+    }
+
+    /// A Q8_0 llama GGUF base with a GGUF LoRA (both converted from the fixtures): the 14 requantized
+    /// tensors pass in steps of their blocks; the unmerged base, checked as if merged, fails.
+    @Test func q8MergePassesAndUnmergedBaseFails() throws {
+        let surgery = repositoryFixtures + "/surgery"
+        let (work, ggufBase) = try GGUFMergeCLITests.scratch("verify-q8", base: surgery + "/llama-f32")
+        defer { try? FileManager.default.removeItem(atPath: work) }
+        let (base, adapter, merged) = (work + "/q8.gguf", work + "/a.gguf", work + "/merged.gguf")
+        #expect(try ckpt(["convert", ggufBase, base, "--dtype", "q8_0", "--quiet"]).status == 0)
+        #expect(try ckpt(["convert", surgery + "/lora", adapter, "--arch", "llama", "--base-config", surgery + "/llama-f32", "--quiet"]).status == 0)
+        #expect(try ckpt(["merge", base, adapter, "-o", merged, "--quiet"]).status == 0)
+        let run = try ckpt(["verify", merged, "--against", base, adapter, "--all", "--json"])
+        #expect(run.status == 0, "\(run.stdout)")
+        let tensors = try changed(run)
+        #expect(tensors.count == 14)
+        for (name, tensor) in tensors {
+            #expect(tensor["dtype"] as? String == "q8_0", "\(name)")
+            #expect(tensor["unit"] as? String == "step")
+            #expect((tensor["max_error"] as? Double ?? 2) <= 1, "\(name)")
+        }
+        let unmerged = try ckpt(["verify", base, "--against", base, adapter])
+        #expect(unmerged.status == 1)
+        #expect(unmerged.stdout.contains("mismatch     blk.0.attn_q.weight: row "), "\(unmerged.stdout)")
     }
 
     @Test func againstNeedsBaseAndAdapter() throws {
