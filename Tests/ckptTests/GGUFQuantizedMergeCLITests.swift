@@ -90,13 +90,8 @@ import Foundation
     @Test(.enabled(if: enabled, "no Python with gguf: set CKPT_PYTHON"))
     func ggufPyReadsQuantizedMerge() throws {
         let python = try #require(Self.python, "CKPT_REQUIRE_PYTHON=1 but no python with gguf (set CKPT_PYTHON)")
-        let surgery = repositoryFixtures + "/surgery"
-        let (work, ggufBase) = try GGUFMergeCLITests.scratch("gguf-merge-interop", base: surgery + "/llama-f32")
+        let (work, base, adapter, merged) = try GGUFMergeCLITests.q8Merge("gguf-merge-interop")
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let (base, adapter, merged) = (work + "/q8.gguf", work + "/a.gguf", work + "/merged.gguf")
-        #expect(try ckpt(["convert", ggufBase, base, "--dtype", "q8_0", "--quiet"]).status == 0)
-        #expect(try ckpt(["convert", surgery + "/lora", adapter, "--arch", "llama", "--base-config", surgery + "/llama-f32", "--quiet"]).status == 0)
-        #expect(try ckpt(["merge", base, adapter, "-o", merged, "--quiet"]).status == 0)
         for (file, accepted) in [(merged, true), (base, false)] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)

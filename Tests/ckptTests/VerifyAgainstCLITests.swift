@@ -128,13 +128,8 @@ import Testing
     /// A Q8_0 llama GGUF base with a GGUF LoRA (both converted from the fixtures): the 14 requantized
     /// tensors pass in steps of their blocks; the unmerged base, checked as if merged, fails.
     @Test func q8MergePassesAndUnmergedBaseFails() throws {
-        let surgery = repositoryFixtures + "/surgery"
-        let (work, ggufBase) = try GGUFMergeCLITests.scratch("verify-q8", base: surgery + "/llama-f32")
+        let (work, base, adapter, merged) = try GGUFMergeCLITests.q8Merge("verify-q8")
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let (base, adapter, merged) = (work + "/q8.gguf", work + "/a.gguf", work + "/merged.gguf")
-        #expect(try ckpt(["convert", ggufBase, base, "--dtype", "q8_0", "--quiet"]).status == 0)
-        #expect(try ckpt(["convert", surgery + "/lora", adapter, "--arch", "llama", "--base-config", surgery + "/llama-f32", "--quiet"]).status == 0)
-        #expect(try ckpt(["merge", base, adapter, "-o", merged, "--quiet"]).status == 0)
         let run = try ckpt(["verify", merged, "--against", base, adapter, "--all", "--json"])
         #expect(run.status == 0, "\(run.stdout)")
         let tensors = try changed(run)
