@@ -144,6 +144,22 @@ import Testing
         #expect(unmerged.stdout.contains("mismatch     blk.0.attn_q.weight: row "), "\(unmerged.stdout)")
     }
 
+    /// A merge made with --untie is checked with --untie (the separate lm_head.weight recomputed from
+    /// the tied embedding); without it the extra tensor is named with the hint.
+    @Test func untiedMergeNeedsUntie() throws {
+        let folder = try temporaryFolder("verify-untie")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let output = folder + "/merged.safetensors"
+        let (base, adapter) = (Self.surgery + "/llama-tied", Self.surgery + "/tied-lm-head")
+        #expect(try ckpt(["merge", base, adapter, "-o", output, "--untie", "--quiet"]).status == 0)
+        let untied = try ckpt(["verify", output, "--against", base, adapter, "--untie", "--all", "--json"])
+        #expect(untied.status == 0, "\(untied.stdout)\(untied.stderr)")
+        #expect(try changed(untied)["lm_head.weight"]?["ok"] as? Bool == true)
+        let run = try ckpt(["verify", output, "--against", base, adapter])
+        #expect(run.status != 0)
+        #expect((run.stdout + run.stderr).contains("--untie"), "\(run.stdout)\(run.stderr)")
+    }
+
     @Test func againstNeedsBaseAndAdapter() throws {
         let run = try ckpt(["verify", Self.surgery + "/lora.peft-merged-bf16.safetensors", "--against", Self.surgery + "/llama-bf16"])
         #expect(run.status == 2)

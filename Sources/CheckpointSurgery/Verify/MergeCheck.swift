@@ -95,7 +95,8 @@ public struct MergeCheck {
             }
         }
         for info in merged.tensors where !expectedNames.contains(Array(info.name.utf8)) {
-            report.problems.append(.init(kind: .structure, subject: info.name, message: "is not in the base and the merge does not add it"))
+            let hint = BaseNames.isOutputModule(String(info.name.split(separator: ".").dropLast().joined(separator: "."))) ? " (if the merge was made with --untie, pass --untie)" : ""
+            report.problems.append(.init(kind: .structure, subject: info.name, message: "is not in the base and the merge does not add it" + hint))
         }
         progress?(plan.outputs.count, plan.outputs.count)
         return report
