@@ -144,6 +144,29 @@ import Testing
         #expect(unmerged.stdout.contains("mismatch     blk.0.attn_q.weight: row "), "\(unmerged.stdout)")
     }
 
+    /// The other adapter kinds and layouts go through the same plan: kohya (DoRA along either axis,
+    /// the per-input one through column norms), MELoRA blocks (both layouts), GPT-2 Conv1D with
+    /// lora_B.bias, an embedding LoRA with modules_to_save, convolutions. Each ckpt merge passes with
+    /// every row checked (f32 limit 4 ulps); a wrong MELoRA scale fails.
+    @Test(arguments: [("llama-f32", "kohya.safetensors", [String](), 4), ("llama-f32", "melora-mytransformers.safetensors", ["--melora-scale", "0.75"], 2),
+                      ("llama-f32", "melora-peft", [], 2), ("gpt2-f32", "gpt2-fan-in-fan-out", [], 8), ("llama-f32", "embedding", [], 4),
+                      ("conv-f32.safetensors", "conv", [], 2)])
+    func otherAdapterKindsPass(_ base: String, _ adapter: String, _ options: [String], _ changedCount: Int) throws {
+        let folder = try temporaryFolder("verify-kinds")
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let output = folder + "/merged.safetensors"
+        let (basePath, adapterPath) = (Self.surgery + "/" + base, Self.surgery + "/" + adapter)
+        #expect(try ckpt(["merge", basePath, adapterPath, "-o", output, "--quiet"] + options).status == 0)
+        let run = try ckpt(["verify", output, "--against", basePath, adapterPath, "--all", "--json"] + options)
+        #expect(run.status == 0, "\(run.stdout)\(run.stderr)")
+        let tensors = try changed(run)
+        #expect(tensors.count == changedCount)
+        for (name, tensor) in tensors { #expect((tensor["max_error"] as? Double ?? 5) <= 4, "\(name)") }
+        if adapter.hasPrefix("melora-mytransformers") {
+            #expect(try ckpt(["verify", output, "--against", basePath, adapterPath, "--melora-scale", "0.7"]).status == 1)
+        }
+    }
+
     /// A merge made with --untie is checked with --untie (the separate lm_head.weight recomputed from
     /// the tied embedding); without it the extra tensor is named with the hint.
     @Test func untiedMergeNeedsUntie() throws {
