@@ -1,18 +1,12 @@
 /// Reproducible standard-normal numbers: SplitMix64 for the bits, Box–Muller for the shape. The same
 /// seed gives the same sequence on every machine, which keeps randomized outputs byte-identical.
 public struct SeededGaussian: Sendable {
-    private var state: UInt64
+    private var bits: SplitMix64
     private var spare: Float?
 
-    public init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { bits = SplitMix64(seed: seed) }
 
-    private mutating func nextBits() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    private mutating func nextBits() -> UInt64 { bits.next() }
 
     /// A uniform number in (0, 1].
     private mutating func uniform() -> Double { (Double(nextBits() >> 11) + 1) / 9_007_199_254_740_992 }
@@ -47,3 +41,18 @@ import Foundation
 @inline(__always) private func _sin(_ x: Double) -> Double { Foundation.sin(x) }
 @inline(__always) private func _cos(_ x: Double) -> Double { Foundation.cos(x) }
 #endif
+
+/// SplitMix64: 64 random bits per step, the same sequence for a seed on every machine.
+public struct SplitMix64: RandomNumberGenerator, Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    public mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

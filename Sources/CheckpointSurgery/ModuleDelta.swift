@@ -62,6 +62,10 @@ public struct ModuleDelta: Sendable {
         }
     }
 
+    /// Whether a DoRA norm runs along the stored rows (one factor per stored row) rather than down
+    /// the stored columns.
+    var doraFactorPerStoredRow: Bool { (magnitude?.axis != .perInput) != transposedInBase }
+
     /// The blocks as row producers in the base's storage orientation (rows of the stored tensor,
     /// viewed as 2-D: first dimension × the rest).
     func storedProducts() throws -> [(rows: LowRankRows, scale: Double, rowOffset: Int, columnOffset: Int)] {

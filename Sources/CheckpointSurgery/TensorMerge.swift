@@ -43,14 +43,19 @@ struct TensorMerge {
     init(target: MergePlan.Target, info: TensorInfo) throws {
         self.info = info
         module = target.module
-        rows = info.shape.isEmpty ? 1 : (info.shape.count == 1 ? 1 : info.shape[0])
-        columns = info.shape.isEmpty ? 1 : (info.shape.count == 1 ? info.shape[0] : info.elementCount / max(info.shape[0], 1))
+        (rows, columns) = Self.matrixShape(info)
         steps = try target.steps.map { step in
             let products = try step.delta.storedProducts().map { Product(rows: $0.rows, scale: Float($0.scale * step.weight), rowOffset: $0.rowOffset, columnOffset: $0.columnOffset) }
-            let perOutput = step.delta.magnitude?.axis != .perInput
-            return PreparedStep(products: products, magnitude: step.delta.magnitude, factorPerRow: perOutput != step.delta.transposedInBase)
+            return PreparedStep(products: products, magnitude: step.delta.magnitude, factorPerRow: step.delta.doraFactorPerStoredRow)
         }
         biasSteps = target.biasSteps
+    }
+
+    /// The tensor viewed as a matrix: first dimension × the rest (a vector or scalar is one row).
+    static func matrixShape(_ info: TensorInfo) -> (rows: Int, columns: Int) {
+        let rows = info.shape.isEmpty ? 1 : (info.shape.count == 1 ? 1 : info.shape[0])
+        let columns = info.shape.isEmpty ? 1 : (info.shape.count == 1 ? info.shape[0] : info.elementCount / max(info.shape[0], 1))
+        return (rows, columns)
     }
 
     var doraSteps: [Int] { steps.indices.filter { steps[$0].magnitude != nil } }

@@ -65,3 +65,19 @@ func writeF32Checkpoint(_ path: String, name: String = "w", count: Int) throws {
     values.withUnsafeBytes { data.append(contentsOf: $0) }
     try data.write(to: URL(fileURLWithPath: path))
 }
+
+/// The first of `CKPT_PYTHON` and the project venv that imports `modules` (e.g. "gguf, numpy"), if any.
+func pythonImporting(_ modules: String) -> String? {
+    let candidates = [ProcessInfo.processInfo.environment["CKPT_PYTHON"], NSHomeDirectory() + "/.cache/ckpt/venv/bin/python"].compactMap { $0 }
+    return candidates.first { candidate in
+        guard FileManager.default.isExecutableFile(atPath: candidate) else { return false }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: candidate)
+        process.arguments = ["-c", "import " + modules]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return false }
+        process.waitUntilExit()
+        return process.terminationStatus == 0
+    }
+}

@@ -34,6 +34,17 @@ import Foundation
         return (work, work + "/base.gguf")
     }
 
+    /// The fixtures' `lora` merged into a Q8_0 llama GGUF of `llama-f32`, both converted by ckpt.
+    static func q8Merge(_ label: String) throws -> (work: String, base: String, adapter: String, merged: String) {
+        let surgery = repositoryFixtures + "/surgery"
+        let (work, ggufBase) = try scratch(label, base: surgery + "/llama-f32")
+        let (base, adapter, merged) = (work + "/q8.gguf", work + "/a.gguf", work + "/merged.gguf")
+        #expect(try ckpt(["convert", ggufBase, base, "--dtype", "q8_0", "--quiet"]).status == 0)
+        #expect(try ckpt(["convert", surgery + "/lora", adapter, "--arch", "llama", "--base-config", surgery + "/llama-f32", "--quiet"]).status == 0)
+        #expect(try ckpt(["merge", base, adapter, "-o", merged, "--quiet"]).status == 0)
+        return (work, base, adapter, merged)
+    }
+
     /// A PEFT adapter (HF names) merged straight into the GGUF base gives the same file, byte for byte,
     /// as merge-then-convert: the Q/K permutation only moves rows of B (and of DoRA magnitudes), so the
     /// arithmetic is the same. Plain, rsLoRA, rank/alpha patterns, DoRA, embedding + modules_to_save.

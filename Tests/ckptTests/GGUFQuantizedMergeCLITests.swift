@@ -92,33 +92,15 @@ import Foundation
 /// unchanged tensors byte-identical. Needs a Python with gguf (CKPT_PYTHON); required when
 /// CKPT_REQUIRE_PYTHON=1 (CI).
 @Suite struct GGUFQuantizedMergeInteropTests {
-    static let python: String? = {
-        let candidates = [ProcessInfo.processInfo.environment["CKPT_PYTHON"], NSHomeDirectory() + "/.cache/ckpt/venv/bin/python"].compactMap { $0 }
-        return candidates.first { candidate in
-            guard FileManager.default.isExecutableFile(atPath: candidate) else { return false }
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: candidate)
-            process.arguments = ["-c", "import gguf, numpy"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { return false }
-            process.waitUntilExit()
-            return process.terminationStatus == 0
-        }
-    }()
+    static let python = pythonImporting("gguf, numpy")
 
     static var enabled: Bool { python != nil || ProcessInfo.processInfo.environment["CKPT_REQUIRE_PYTHON"] == "1" }
 
     @Test(.enabled(if: enabled, "no Python with gguf: set CKPT_PYTHON"))
     func ggufPyReadsQuantizedMerge() throws {
         let python = try #require(Self.python, "CKPT_REQUIRE_PYTHON=1 but no python with gguf (set CKPT_PYTHON)")
-        let surgery = repositoryFixtures + "/surgery"
-        let (work, ggufBase) = try GGUFMergeCLITests.scratch("gguf-merge-interop", base: surgery + "/llama-f32")
+        let (work, base, adapter, merged) = try GGUFMergeCLITests.q8Merge("gguf-merge-interop")
         defer { try? FileManager.default.removeItem(atPath: work) }
-        let (base, adapter, merged) = (work + "/q8.gguf", work + "/a.gguf", work + "/merged.gguf")
-        #expect(try ckpt(["convert", ggufBase, base, "--dtype", "q8_0", "--quiet"]).status == 0)
-        #expect(try ckpt(["convert", surgery + "/lora", adapter, "--arch", "llama", "--base-config", surgery + "/llama-f32", "--quiet"]).status == 0)
-        #expect(try ckpt(["merge", base, adapter, "-o", merged, "--quiet"]).status == 0)
         for (file, accepted) in [(merged, true), (base, false)] {
             let process = Process()
             process.executableURL = URL(fileURLWithPath: python)

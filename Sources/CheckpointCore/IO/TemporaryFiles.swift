@@ -89,15 +89,34 @@ public enum TemporaryFiles {
     /// SIGBUS arrives when a mapped input shrinks under a read (another program truncating or
     /// rewriting it in place). It cannot be turned into a thrown error, so the handler does what
     /// an interruption does, with a message instead of a crash: remove temporary outputs, exit 4
-    /// (I/O error). The registry lock is never held while mapped bytes are read, so it is free here.
+    /// (I/O error).
+    ///
+    /// The handler runs on whatever the faulting thread was doing, so it must not allocate (a thread
+    /// interrupted inside malloc holds its lock: found as a hang of the SIGBUS test) nor wait for a lock.
+    /// The first use of a generic type makes the Swift runtime allocate its metadata, so
+    /// `removeForFault` and `unlinkAll` run once here, at install time, with nothing to remove.
     private static func installFaultHandler() {
         _ = faultMessage.count
+        unlinkAll([0: "", 1: "/nonexistent/ckpt-signal-handler-warm-up/path"])  // both fail with ENOENT
+        removeForFault()
         signal(SIGBUS) { _ in
             TemporaryFiles.faultMessage.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
-            TemporaryFiles.registry.withLock { paths in
-                for path in paths.values { unlink(path) }
-            }
+            TemporaryFiles.removeForFault()
             _exit(4)
         }
+    }
+
+    /// Unlinks the registered files if the registry lock is free within about 0.2 s. A real fault never
+    /// happens under the lock, but a SIGBUS sent with kill(2) may interrupt its holder, perhaps this very
+    /// thread: then the files are left to the next run's stale-temporary clean-up rather than waited for.
+    private static func removeForFault() {
+        for _ in 0..<200 {
+            if registry.withLockIfAvailable({ unlinkAll($0) }) != nil { return }
+            usleep(1000)
+        }
+    }
+
+    private static func unlinkAll(_ paths: [Int: String]) {
+        for path in paths.values { unlink(path) }
     }
 }

@@ -24,11 +24,20 @@ public struct VerificationProblem: Sendable, Equatable {
         case checksum
         /// A rule across files or headers is broken (e.g. an index's declared total size).
         case structure
+        /// A merged tensor differs from its recomputation from the base and the adapters
+        /// (`ckpt verify --against`).
+        case mismatch
     }
 
     public var kind: Kind
     public var subject: String
     public var message: String
+
+    public init(kind: Kind, subject: String, message: String) {
+        self.kind = kind
+        self.subject = subject
+        self.message = message
+    }
 }
 
 /// The outcome of a full verification pass.
