@@ -64,9 +64,17 @@ static inline int merge_chunk_avx2(const float *wf, const float *p, long j0, lon
     const __m128 vscale = _mm_set1_ps(scale);
     const __m256d vsign = _mm256_set1_pd(sign);
     const long vector = j0 + count <= whole ? count : whole - j0;
-    __m256d badmask = _mm256_setzero_pd();
-    for (long j = 0; j < vector; j += 4)
-        _mm_storeu_ps(merged + j, merge4(_mm_loadu_ps(wf + j), _mm_loadu_ps(p + j), vscale, vsign, odd, eb, ec, &badmask));
+    // Sums in registers for the loop (through the pointers they would go through memory each step).
+    __m256d badmask = _mm256_setzero_pd(), row_eb = *eb, row_ec = *ec;
+    if (odd) {
+        for (long j = 0; j < vector; j += 4)
+            _mm_storeu_ps(merged + j, merge4(_mm_loadu_ps(wf + j), _mm_loadu_ps(p + j), vscale, vsign, 1, &row_eb, &row_ec, &badmask));
+    } else {
+        for (long j = 0; j < vector; j += 4)
+            _mm_storeu_ps(merged + j, merge4(_mm_loadu_ps(wf + j), _mm_loadu_ps(p + j), vscale, vsign, 0, &row_eb, &row_ec, &badmask));
+    }
+    *eb = row_eb;
+    *ec = row_ec;
     if (_mm256_movemask_pd(badmask)) { *bad_at = j0 + first_bad(wf, p, scale, sign, count); return 1; }
     if (vector < count) {
         // The row's last n mod 4 elements, into lane 0 as ckpt_merge_row adds them.

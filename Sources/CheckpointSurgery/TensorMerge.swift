@@ -244,13 +244,17 @@ struct TensorMerge {
         let onePass = kinds.0 != nil && kinds.1 != nil
         let rowsPerBlock = max(1, min(rows, blockBytes / max(n * 4, 1)))
         let buffers = self.buffers ?? MergeBuffers()
-        let raw = buffers.buffer(0, bytes: rowsPerBlock * n * inputWidth)
+        let raw = buffers.buffer(0, bytes: onePass ? rowsPerBlock * n * inputWidth : 0)
         let input = onePass ? nil : buffers.floats(1, count: rowsPerBlock * n)
         let outputBuffers = [buffers.buffer(2, bytes: rowsPerBlock * n * width), buffers.buffer(3, bytes: rowsPerBlock * n * width)]
         // Every write ends before the buffers are reused or freed, on success or error.
         defer { writes.waitQuietly() }
-        // Workers pread their own rows when the bytes are a file range (the copies run in parallel).
+        // When the bytes are a plain file range the reader maps them: the kernel reads the rows in
+        // place (page faults cost less than copying every byte out of the page cache with pread).
         let file = source.reader.source(of: source.index)
+        // (Too few bytes, which no reader should return, go the pread way, which reports the range.)
+        let mapped = try (onePass && file != nil ? source.reader.data(at: source.index) : nil).flatMap { $0.bytes.count >= rows * n * inputWidth ? $0 : nil }
+        defer { withExtendedLifetime(mapped) {} }
         var blockIndex = 0
         let workers = max(1, min(threads, rowsPerBlock))
         let sign: Double = direction == .merge ? 1 : -1
@@ -263,13 +267,14 @@ struct TensorMerge {
             blockIndex += 1
             if let input {
                 try source.readFloats(rows: start..<(start + count), into: UnsafeMutableBufferPointer(rebasing: input[0..<(count * n)]))
-            } else if file == nil {
+            } else if mapped == nil {
                 try source.readBytes(rows: start..<(start + count), into: raw)
             }
+            let inPlace = mapped.flatMap { $0.bytes.baseAddress }.map { UnsafeRawPointer($0) + start * n * inputWidth }
             let results = UnsafeMutableBufferPointer<(Energy, Int?, Error?)>.allocate(capacity: workers)
             results.initialize(repeating: (Energy(), nil, nil))
             defer { results.deallocate() }
-            nonisolated(unsafe) let (inputs, raws, outputs, slots) = (input, raw, output, results)
+            nonisolated(unsafe) let (inputs, raws, outputs, slots, inPlaceRows) = (input, raw, output, results, inPlace)
             let (first, dtype) = (start, info.dtype)
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 let per = (count + workers - 1) / workers
@@ -277,15 +282,7 @@ struct TensorMerge {
                 guard lower < upper else { return }
                 var local = Energy()
                 if let inRow = kinds.0, let outRow = kinds.1 {
-                    do {
-                        if file != nil {
-                            try source.readBytes(rows: (first + lower)..<(first + upper), into: UnsafeMutableRawBufferPointer(rebasing: raws[(lower * n * inputWidth)...]))
-                        }
-                    } catch {
-                        slots[worker] = (local, nil, error)
-                        return
-                    }
-                    guard let rawBase = raws.baseAddress, let outBase = outputs.baseAddress else { return }
+                    guard let rawBase = inPlaceRows ?? raws.baseAddress.map({ UnsafeRawPointer($0) }), let outBase = outputs.baseAddress else { return }
                     let bad = product.rows.withFactors { u, r, v -> Int? in
                         let found = ckpt_merge_lowrank_rows(rawBase + lower * n * inputWidth, inRow, u + (first + lower) * r, Int32(r), v, n, product.scale, sign,
                                                             n, upper - lower, outBase + lower * n * width, outRow, &local.base, &local.change)
