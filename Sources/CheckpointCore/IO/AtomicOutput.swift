@@ -87,22 +87,39 @@ public final class AtomicOutput {
         try result.get()
     }
 
-    /// Appends `count` bytes of `file` starting at `offset`, inside the kernel (`sendfile(2)`, no copy
-    /// through user space) when the file systems allow it and there is no filter, else through a
-    /// bounded buffer.
+    /// Appends `count` bytes of `file` starting at `offset`, inside the kernel when the file systems
+    /// allow it and there is no filter (`copy_file_range(2)`, which costs less kernel time than
+    /// `sendfile(2)` on ext4, then `sendfile`), else through a bounded buffer.
     public func copy(from file: ReadOnlyFile, offset: Int, count: Int) throws {
         guard offset >= 0, count >= 0, offset <= file.size, count <= file.size - offset else {
             throw RangeError(path: file.path, offset: offset, length: count, fileSize: file.size)
         }
         try flush()
-        var inputOffset = off_t(offset)
+        var inputOffset = Int64(offset)
         var remaining = count
-        while remaining > 0 && filter == nil {
-            let copied = sendfile(descriptor, file.descriptor, &inputOffset, min(remaining, AtomicOutput.writebackStep))
+        // Each way is given up for the next on the errors that mean "not between these files".
+        let unsupported: Set<Int32> = [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF]
+        var kernelCopy = filter == nil, copyRange = true
+        while remaining > 0 && kernelCopy {
+            let piece = min(remaining, AtomicOutput.writebackStep)
+            let copied: Int
+            let failure: Int32
+            if copyRange {
+                let result = ckpt_copy_file_range(file.descriptor, &inputOffset, descriptor, Int64(piece))
+                (copied, failure) = result < 0 ? (-1, Int32(-result)) : (Int(result), 0)
+            } else {
+                var position = off_t(inputOffset)
+                copied = sendfile(descriptor, file.descriptor, &position, piece)
+                failure = copied < 0 ? errno : 0
+                if copied > 0 { inputOffset = Int64(position) }
+            }
             if copied < 0 {
-                if errno == EINTR { continue }
-                if [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF].contains(errno) { break }
-                throw FileError(path: temporaryPath, operation: "write", errno: errno)
+                if failure == EINTR { continue }
+                if unsupported.contains(failure) {
+                    if copyRange { copyRange = false } else { kernelCopy = false }
+                    continue
+                }
+                throw FileError(path: temporaryPath, operation: "write", errno: failure)
             }
             if copied == 0 { throw RangeError(path: file.path, offset: Int(inputOffset), length: remaining, fileSize: file.size) }
             remaining -= copied
