@@ -16,7 +16,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
     ],
     targets: [
-        .target(name: "CheckpointCore"),
+        .target(name: "CFileIO"),
+        .target(name: "CheckpointCore", dependencies: ["CFileIO"]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .target(name: "CheckpointFormats", dependencies: ["CheckpointCore", "CZstd", "CZlib"]),

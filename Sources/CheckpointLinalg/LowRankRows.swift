@@ -40,4 +40,24 @@ public struct LowRankRows: Sendable {
             }
         }
     }
+
+    /// Writes rows `range` of `U·V` one after another into `output` (`range.count × columns` elements):
+    /// the same bits as `row`, four rows sharing each pass over V.
+    public func rows(_ range: Range<Int>, into output: UnsafeMutablePointer<Float>) {
+        withFactors { u, r, v in ckpt_lowrank_rows_fma(u + range.lowerBound * r, Int32(r), range.count, v, columns, columns, output) }
+    }
+
+    /// Calls `body` with U (row-major, `rank` floats a row), the rank and V (row-major, `columns` floats
+    /// a row), for kernels that form rows themselves (the fused merge).
+    public func withFactors<R>(_ body: (UnsafePointer<Float>, Int, UnsafePointer<Float>) throws -> R) rethrows -> R {
+        try u.elements.withUnsafeBufferPointer { uBuffer in
+            try v.elements.withUnsafeBufferPointer { vBuffer in
+                // Empty factors (rank 0 or no rows) still need valid pointers: a dummy element.
+                var empty: Float = 0
+                return try withUnsafePointer(to: &empty) { dummy in
+                    try body(uBuffer.baseAddress ?? dummy, u.columns, vBuffer.baseAddress ?? dummy)
+                }
+            }
+        }
+    }
 }

@@ -14,11 +14,17 @@ extension MergeJob {
                 let prepared = merge
                 DispatchQueue.concurrentPerform(iterations: workers) { worker in
                     let per = (rows + workers - 1) / workers
-                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(prepared.columns, 1))
+                    // Four rows at a time, as the merge kernel forms them.
+                    let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(4 * prepared.columns, 1))
                     defer { scratch.deallocate() }
-                    for row in (worker * per)..<min(rows, (worker + 1) * per) {
-                        for product in prepared.steps[step].products where row >= product.rowOffset && row < product.rowOffset + product.rows.rows {
-                            product.rows.row(row - product.rowOffset, into: scratch)
+                    let mine = (worker * per)..<min(rows, (worker + 1) * per)
+                    for product in prepared.steps[step].products {
+                        let covered = mine.clamped(to: product.rowOffset..<(product.rowOffset + product.rows.rows))
+                        var row = covered.lowerBound
+                        while row < covered.upperBound {
+                            let next = min(row + 4, covered.upperBound)
+                            product.rows.rows((row - product.rowOffset)..<(next - product.rowOffset), into: scratch)
+                            row = next
                         }
                     }
                 }

@@ -35,6 +35,7 @@ struct MergeRunner {
         let total = outputs.reduce(0) { $0 + $1.byteCount }
         var done = 0
         var changes: [TensorChange] = []
+        let buffers = MergeBuffers()
         do {
             for position in writer.writeOrder {
                 let info = outputs[position]
@@ -53,7 +54,7 @@ struct MergeRunner {
                     try ElementConverter.convert(data.bytes, from: reader.tensors[index].dtype, into: buffer.bytes, to: info.dtype, count: info.elementCount)
                     try writer.write(UnsafeRawBufferPointer(buffer.bytes))
                 case let .compute(target, source):
-                    changes.append(try compute(target, source: source, info: info, writer: writer))
+                    changes.append(try compute(target, source: source, info: info, writer: writer, buffers: buffers))
                 }
                 done += info.byteCount
                 progress?(done, total)
@@ -66,9 +67,10 @@ struct MergeRunner {
         return changes
     }
 
-    private func compute(_ target: MergePlan.Target, source: Int, info: TensorInfo, writer: any CheckpointWriter) throws -> TensorChange {
+    private func compute(_ target: MergePlan.Target, source: Int, info: TensorInfo, writer: any CheckpointWriter, buffers: MergeBuffers) throws -> TensorChange {
         var merge = try TensorMerge(target: target, info: info)
         merge.threads = threads
+        merge.buffers = buffers
         // A tensor the adapter replaces (saved layer weight) is the W its LoRA is added to.
         let replaced = direction == .merge ? target.replacement?.tensor : nil
         let rows = RowSource(reader: replaced?.reader ?? input, index: replaced?.index ?? source, columns: merge.columns)

@@ -39,6 +39,8 @@ struct TensorMerge {
     /// Per DoRA step (index into `steps`): the norms ‖W + ΔW_k‖ along its axis.
     var norms: [Int: [Double]] = [:]
     var threads = 1
+    /// Block buffers lent by the caller for reuse across tensors (else made for this tensor).
+    var buffers: MergeBuffers?
 
     init(target: MergePlan.Target, info: TensorInfo) throws {
         self.info = info
@@ -241,15 +243,23 @@ struct TensorMerge {
 
     private func runFused(_ direction: Direction, product: Product, source: RowSource, blockBytes: Int, writes: BlockWrites) throws -> Energy {
         let n = columns, width = info.dtype.bits / 8
+        let inputDType = source.reader.tensors[source.index].dtype, inputWidth = inputDType.bits / 8
+        // f32/bf16 rows go through the one-pass C kernel; f16 (either side) decodes and encodes apart.
+        let kinds = (TensorMerge.rowKind(inputDType), TensorMerge.rowKind(info.dtype))
+        let onePass = kinds.0 != nil && kinds.1 != nil
         let rowsPerBlock = max(1, min(rows, blockBytes / max(n * 4, 1)))
-        let input = UnsafeMutableBufferPointer<Float>.allocate(capacity: rowsPerBlock * n)
-        defer { input.deallocate() }
-        let buffers = (0..<2).map { _ in UnsafeMutableRawBufferPointer.allocate(byteCount: max(rowsPerBlock * n * width, 1), alignment: 64) }
-        // Every write ends before the buffers are freed, on success or error.
-        defer {
-            writes.waitQuietly()
-            buffers.forEach { $0.deallocate() }
-        }
+        let buffers = self.buffers ?? MergeBuffers()
+        let raw = buffers.buffer(0, bytes: onePass ? rowsPerBlock * n * inputWidth : 0)
+        let input = onePass ? nil : buffers.floats(1, count: rowsPerBlock * n)
+        let outputBuffers = [buffers.buffer(2, bytes: rowsPerBlock * n * width), buffers.buffer(3, bytes: rowsPerBlock * n * width)]
+        // Every write ends before the buffers are reused or freed, on success or error.
+        defer { writes.waitQuietly() }
+        // When the bytes are a plain file range the reader maps them: the kernel reads the rows in
+        // place (page faults cost less than copying every byte out of the page cache with pread).
+        let file = source.reader.source(of: source.index)
+        // (Too few bytes, which no reader should return, go the pread way, which reports the range.)
+        let mapped = try (onePass && file != nil ? source.reader.data(at: source.index) : nil).flatMap { $0.bytes.count >= rows * n * inputWidth ? $0 : nil }
+        defer { withExtendedLifetime(mapped) {} }
         var blockIndex = 0
         let workers = max(1, min(threads, rowsPerBlock))
         let sign: Double = direction == .merge ? 1 : -1
@@ -258,22 +268,38 @@ struct TensorMerge {
         var start = 0
         while start < rows {
             let count = min(rowsPerBlock, rows - start)
-            let output = buffers[blockIndex % 2]
+            let output = outputBuffers[blockIndex % 2]
             blockIndex += 1
-            try source.readFloats(rows: start..<(start + count), into: UnsafeMutableBufferPointer(rebasing: input[0..<(count * n)]))
+            if let input {
+                try source.readFloats(rows: start..<(start + count), into: UnsafeMutableBufferPointer(rebasing: input[0..<(count * n)]))
+            } else if mapped == nil {
+                try source.readBytes(rows: start..<(start + count), into: raw)
+            }
+            let inPlace = mapped.flatMap { $0.bytes.baseAddress }.map { UnsafeRawPointer($0) + start * n * inputWidth }
             let results = UnsafeMutableBufferPointer<(Energy, Int?, Error?)>.allocate(capacity: workers)
             results.initialize(repeating: (Energy(), nil, nil))
             defer { results.deallocate() }
-            nonisolated(unsafe) let (inputs, outputs, slots) = (input, output, results)
+            nonisolated(unsafe) let (inputs, raws, outputs, slots, inPlaceRows) = (input, raw, output, results, inPlace)
             let (first, dtype) = (start, info.dtype)
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 let per = (count + workers - 1) / workers
                 let lower = worker * per, upper = min(count, lower + per)
-                guard lower < upper, let base = inputs.baseAddress else { return }
+                guard lower < upper else { return }
+                var local = Energy()
+                if let inRow = kinds.0, let outRow = kinds.1 {
+                    guard let rawBase = inPlaceRows ?? raws.baseAddress.map({ UnsafeRawPointer($0) }), let outBase = outputs.baseAddress else { return }
+                    let bad = product.rows.withFactors { u, r, v -> Int? in
+                        let found = ckpt_merge_lowrank_rows(rawBase + lower * n * inputWidth, inRow, u + (first + lower) * r, Int32(r), v, n, product.scale, sign,
+                                                            n, upper - lower, outBase + lower * n * width, outRow, &local.base, &local.change)
+                        return found >= 0 ? (first + lower) * n + found : nil
+                    }
+                    slots[worker] = (local, bad, nil)
+                    return
+                }
+                guard let base = inputs?.baseAddress else { return }
                 let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
                 let rounded = UnsafeMutablePointer<Float>.allocate(capacity: max(n, 1))
                 defer { scratch.deallocate(); rounded.deallocate() }
-                var local = Energy()
                 for position in lower..<upper {
                     let row = first + position
                     product.rows.row(row, into: scratch)
@@ -296,6 +322,15 @@ struct TensorMerge {
             start += count
         }
         return energy
+    }
+
+    /// The C kernel's layout code for a dtype it reads and writes in one pass, or nil.
+    private static func rowKind(_ dtype: DType) -> Int32? {
+        switch dtype {
+        case .f32: Int32(CKPT_ROW_F32)
+        case .bf16: Int32(CKPT_ROW_BF16)
+        default: nil
+        }
     }
 
     private func applyBias(_ values: UnsafeMutablePointer<Double>, _ count: Int, sign: Double) {
@@ -362,6 +397,19 @@ struct RowSource {
         let offset = rows.lowerBound * columns * width
         try withBytes(offset: offset, count: count * width) { bytes in
             try ElementConverter.convert(bytes, from: info.dtype, into: UnsafeMutableRawBufferPointer(values), to: .f32, count: count)
+        }
+    }
+
+    /// The stored bytes of `rows` (a f32/bf16/f16 tensor) copied to the start of `target`.
+    func readBytes(rows: Range<Int>, into target: UnsafeMutableRawBufferPointer) throws {
+        let width = reader.tensors[index].dtype.bits / 8
+        let offset = rows.lowerBound * columns * width, count = rows.count * columns * width
+        let destination = UnsafeMutableRawBufferPointer(rebasing: target[0..<count])
+        if let source = reader.source(of: index) {
+            try source.file.read(into: destination, at: source.offset + offset)
+        } else {
+            let data = try reader.data(at: index)
+            destination.copyMemory(from: UnsafeRawBufferPointer(rebasing: data.bytes[offset..<(offset + count)]))
         }
     }
 

@@ -134,17 +134,20 @@ final class LinalgTests: XCTestCase {
     }
 
     func testLowRankRowsIsAnFMAChainInRankOrder() throws {
-        let u = randomMatrix(7, 5, seed: 11), v = randomMatrix(5, 37, seed: 12)
-        let rows = try LowRankRows(u: u, v: v)
-        var row = [Float](repeating: .nan, count: 37)
-        for i in 0..<7 {
-            row.withUnsafeMutableBufferPointer { rows.row(i, into: $0.baseAddress!) }
-            for j in 0..<37 {
-                var expected: Float = 0
-                for k in 0..<5 { expected = expected.addingProduct(u[i, k], v[k, j]) }
-                XCTAssertEqual(row[j].bitPattern, expected.bitPattern, "row \(i) column \(j)")
+        // 77 columns: two 32-wide register blocks, one 8-wide and a scalar tail of 5.
+        for columns in [37, 77] {
+            let u = randomMatrix(7, 5, seed: 11), v = randomMatrix(5, columns, seed: 12)
+            let rows = try LowRankRows(u: u, v: v)
+            var row = [Float](repeating: .nan, count: columns)
+            for i in 0..<7 {
+                row.withUnsafeMutableBufferPointer { rows.row(i, into: $0.baseAddress!) }
+                for j in 0..<columns {
+                    var expected: Float = 0
+                    for k in 0..<5 { expected = expected.addingProduct(u[i, k], v[k, j]) }
+                    XCTAssertEqual(row[j].bitPattern, expected.bitPattern, "row \(i) column \(j)")
+                }
             }
         }
-        XCTAssertThrowsError(try LowRankRows(u: u, v: randomMatrix(4, 3, seed: 1)))
+        XCTAssertThrowsError(try LowRankRows(u: randomMatrix(7, 5, seed: 11), v: randomMatrix(4, 3, seed: 1)))
     }
 }

@@ -6,6 +6,10 @@
 /// so the result is the same bit for bit on every CPU. `v` is r rows of `ldv` floats.
 void ckpt_lowrank_row_fma(const float *u, int r, const float *v, long ldv, long n, float *out);
 
+/// `rows` consecutive rows of U·V (u: `rows` × r, out: `rows` × n) by `ckpt_lowrank_row_fma`'s chains,
+/// four rows sharing each load of V: the same bits, less memory traffic.
+void ckpt_lowrank_rows_fma(const float *u, int r, long rows, const float *v, long ldv, long n, float *out);
+
 /// One merged (sign = 1) or unmerged (sign = -1) row of a single plain LoRA step, fused:
 /// out[j] = round(w[j] + sign * (float)(p[j] * scale)), with W + ΔW formed exactly in double and
 /// rounded to float either to nearest-even (Float32 output) or to odd (`round_to_odd`, for a second,
@@ -21,5 +25,18 @@ void ckpt_skinny8_nn(const float *a, long m, long n, long lda, const float *g, f
 
 /// h += Aᵀ·X for A m×n (rows `lda` floats apart) and X m×8 row-major; h n×8 row-major.
 void ckpt_skinny8_tn(const float *a, long m, long n, long lda, const float *x, float *h);
+
+/// Element layouts `ckpt_merge_lowrank_row` reads and writes.
+enum { CKPT_ROW_F32 = 0, CKPT_ROW_BF16 = 1 };
+
+/// `ckpt_merge_row` for `rows` consecutive rows with everything around it fused, a cache-sized chunk
+/// of columns at a time: decodes w (`w_kind`: f32 or bf16 bits, rows n elements apart), forms each
+/// p = (row of u, r floats)·V exactly as `ckpt_lowrank_row_fma` does (four rows share each load of
+/// V), merges as `ckpt_merge_row` does (round to odd for a bf16 output) and encodes into `out_kind`
+/// (bf16: nearest even, NaN quieted, as the codecs do). Same bits and energies (added row by row)
+/// as those steps in sequence, without the rows leaving the cache. Returns -1, or row × n + column
+/// of the first element that is not finite where w is (the output is then incomplete).
+long ckpt_merge_lowrank_rows(const void *w, int w_kind, const float *u, int r, const float *v, long ldv, float scale, double sign,
+                             long n, long rows, void *out, int out_kind, double *base_energy, double *change_energy);
 
 #endif

@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CFileIO
 
 /// A file written under a temporary name in its destination folder and renamed into place only when
 /// complete (`fsync(2)` then `rename(2)`, then `fsync` of the folder).
@@ -21,7 +22,11 @@ public final class AtomicOutput {
     private var token: Int
     private var pending: [UInt8] = []
     private var finished = false
+    /// File bytes already handed to writeback (`startWriteback`).
+    private var writebackQueued = 0
     private static let bufferSize = 1 << 22
+    /// Writeback is started every this many bytes, and sendfile copies go in pieces this large.
+    private static let writebackStep = 1 << 25
 
     /// Creates the temporary file. Fails with `EEXIST` when the destination exists and `overwrite` is false.
     public init(destination: String, overwrite: Bool, filter: OutputFilter? = nil) throws(FileError) {
@@ -62,17 +67,17 @@ public final class AtomicOutput {
         try filtered { _ in try filter.expectSize(total) }
     }
 
-    /// Appends bytes to the file, coalescing small ones.
+    /// Appends bytes to the file, coalescing small ones; large ones (a merge's blocks) go straight
+    /// to `write(2)` rather than through a copy into the buffer.
     private func store(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
         guard bytes.count > 0 else { return }
-        if pending.count + bytes.count <= AtomicOutput.bufferSize {
-            pending.append(contentsOf: bytes)
-            return
-        }
-        try flush()
         if bytes.count >= AtomicOutput.bufferSize / 2 {
+            try flush()
             try writeAll(bytes)
+        } else if pending.count + bytes.count <= AtomicOutput.bufferSize {
+            pending.append(contentsOf: bytes)
         } else {
+            try flush()
             pending.append(contentsOf: bytes)
         }
     }
@@ -82,26 +87,44 @@ public final class AtomicOutput {
         try result.get()
     }
 
-    /// Appends `count` bytes of `file` starting at `offset`, inside the kernel (`sendfile(2)`, no copy
-    /// through user space) when the file systems allow it and there is no filter, else through a
-    /// bounded buffer.
+    /// Appends `count` bytes of `file` starting at `offset`, inside the kernel when the file systems
+    /// allow it and there is no filter (`copy_file_range(2)`, which costs less kernel time than
+    /// `sendfile(2)` on ext4, then `sendfile`), else through a bounded buffer.
     public func copy(from file: ReadOnlyFile, offset: Int, count: Int) throws {
         guard offset >= 0, count >= 0, offset <= file.size, count <= file.size - offset else {
             throw RangeError(path: file.path, offset: offset, length: count, fileSize: file.size)
         }
         try flush()
-        var inputOffset = off_t(offset)
+        var inputOffset = Int64(offset)
         var remaining = count
-        while remaining > 0 && filter == nil {
-            let copied = sendfile(descriptor, file.descriptor, &inputOffset, min(remaining, 1 << 30))
+        // Each way is given up for the next on the errors that mean "not between these files".
+        let unsupported: Set<Int32> = [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF]
+        var kernelCopy = filter == nil, copyRange = true
+        while remaining > 0 && kernelCopy {
+            let piece = min(remaining, AtomicOutput.writebackStep)
+            let copied: Int
+            let failure: Int32
+            if copyRange {
+                let result = ckpt_copy_file_range(file.descriptor, &inputOffset, descriptor, Int64(piece))
+                (copied, failure) = result < 0 ? (-1, Int32(-result)) : (Int(result), 0)
+            } else {
+                var position = off_t(inputOffset)
+                copied = sendfile(descriptor, file.descriptor, &position, piece)
+                failure = copied < 0 ? errno : 0
+                if copied > 0 { inputOffset = Int64(position) }
+            }
             if copied < 0 {
-                if errno == EINTR { continue }
-                if [EXDEV, EINVAL, ENOSYS, EOPNOTSUPP, EBADF].contains(errno) { break }
-                throw FileError(path: temporaryPath, operation: "write", errno: errno)
+                if failure == EINTR { continue }
+                if unsupported.contains(failure) {
+                    if copyRange { copyRange = false } else { kernelCopy = false }
+                    continue
+                }
+                throw FileError(path: temporaryPath, operation: "write", errno: failure)
             }
             if copied == 0 { throw RangeError(path: file.path, offset: Int(inputOffset), length: remaining, fileSize: file.size) }
             remaining -= copied
             bytesWritten += copied
+            startWriteback()
         }
         var chunkOffset = Int(inputOffset)
         while remaining > 0 {
@@ -178,5 +201,18 @@ public final class AtomicOutput {
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
         try FileDescriptorIO.writeAll(descriptor, bytes, path: temporaryPath)
         bytesWritten += bytes.count
+        startWriteback()
+    }
+
+    /// Asks the kernel to start writing out what has accumulated since the last call, without
+    /// waiting. Otherwise dirty pages wait for `commit`'s fsync (on a machine with much RAM, the
+    /// whole file), and the disk idles while the output is produced: starting early lets the writing
+    /// overlap the computing, and fsync only waits for the tail. Advisory: a failure here changes
+    /// nothing, and fsync reports any I/O error.
+    private func startWriteback() {
+        let pending = bytesWritten - writebackQueued
+        guard pending >= AtomicOutput.writebackStep else { return }
+        _ = ckpt_start_writeback(descriptor, Int64(writebackQueued), Int64(pending))
+        writebackQueued = bytesWritten
     }
 }
