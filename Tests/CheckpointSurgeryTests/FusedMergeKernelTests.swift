@@ -1,32 +1,24 @@
 import Testing
 import CKernels
 import CheckpointCore
+import CheckpointLinalg
 
 /// The one-pass merge kernel (decode, Δ row, merge, encode per cache-sized chunk) gives the same bits
 /// and energies as the separate steps it replaces: `ckpt_lowrank_row_fma`, `ckpt_merge_row`, then
 /// the codecs' f32 → bf16 rounding. Widths cross the kernel's 256-column chunks and every tail.
 @Suite struct FusedMergeKernelTests {
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func float() -> Float { Float(next() >> 40) / Float(1 << 24) * 2 - 1 }
-    }
+    /// A value in [-1, 1) from the top 24 bits: exact in Float32.
+    func uniform(_ random: inout SplitMix64) -> Float { Float(random.next() >> 40) / Float(1 << 24) * 2 - 1 }
 
     /// Six rows: one group of four that shares V, then two alone.
     @Test(arguments: [1, 3, 8, 37, 255, 256, 261, 515, 1030])
     func rowsMatchTheSeparateSteps(columns n: Int) throws {
-        var random = Generator(state: UInt64(n))
+        var random = SplitMix64(seed: UInt64(n))
         let r = 16, rows = 6
-        let u = (0..<(rows * r)).map { _ in random.float() }
-        let v = (0..<(r * n)).map { _ in random.float() * 0.05 }
-        let wBF16 = (0..<(rows * n)).map { _ in HalfPrecision.f32BitsToBF16(random.float().bitPattern) }
-        let wF32 = (0..<(rows * n)).map { _ in random.float() * 3 }
+        let u = (0..<(rows * r)).map { _ in uniform(&random) }
+        let v = (0..<(r * n)).map { _ in uniform(&random) * 0.05 }
+        let wBF16 = (0..<(rows * n)).map { _ in HalfPrecision.f32BitsToBF16(uniform(&random).bitPattern) }
+        let wF32 = (0..<(rows * n)).map { _ in uniform(&random) * 3 }
         for (sign, scale) in [(1.0, Float(2)), (-1.0, Float(0.37))] {
             for (inKind, outKind) in [(CKPT_ROW_BF16, CKPT_ROW_BF16), (CKPT_ROW_F32, CKPT_ROW_F32), (CKPT_ROW_BF16, CKPT_ROW_F32), (CKPT_ROW_F32, CKPT_ROW_BF16)] {
                 let w = inKind == CKPT_ROW_BF16 ? wBF16.map { Float(bitPattern: HalfPrecision.bf16ToF32Bits($0)) } : wF32

@@ -176,20 +176,7 @@ struct F32Tensors {
 /// converted from GGUF and kohya sources, merging to the ‖ΔW‖ ckpt computes. Needs a Python with torch,
 /// transformers, peft and gguf (CKPT_PYTHON); skipped without one unless CKPT_REQUIRE_PYTHON=1.
 @Suite struct LayoutInteropTests {
-    static let python: String? = {
-        let candidates = [ProcessInfo.processInfo.environment["CKPT_PYTHON"], NSHomeDirectory() + "/.cache/ckpt/venv/bin/python"].compactMap { $0 }
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: candidate)
-            process.arguments = ["-c", "import peft, transformers, torch, gguf"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { continue }
-            process.waitUntilExit()
-            if process.terminationStatus == 0 { return candidate }
-        }
-        return nil
-    }()
+    static let python = pythonImporting("peft, transformers, torch, gguf")
 
     static var enabled: Bool { python != nil || ProcessInfo.processInfo.environment["CKPT_REQUIRE_PYTHON"] == "1" }
 

@@ -130,20 +130,7 @@ import FoundationXML
 /// the error ckpt reports. Needs a Python with torch, transformers and peft (CKPT_PYTHON); skipped
 /// without one unless CKPT_REQUIRE_PYTHON=1 (CI), where that is a failure.
 @Suite struct ExtractInteropTests {
-    static let python: String? = {
-        let candidates = [ProcessInfo.processInfo.environment["CKPT_PYTHON"], NSHomeDirectory() + "/.cache/ckpt/venv/bin/python"].compactMap { $0 }
-        for candidate in candidates where FileManager.default.isExecutableFile(atPath: candidate) {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: candidate)
-            process.arguments = ["-c", "import peft, transformers, torch"]
-            process.standardOutput = FileHandle.nullDevice
-            process.standardError = FileHandle.nullDevice
-            guard (try? process.run()) != nil else { continue }
-            process.waitUntilExit()
-            if process.terminationStatus == 0 { return candidate }
-        }
-        return nil
-    }()
+    static let python = pythonImporting("peft, transformers, torch")
 
     /// Runs a fixture script and parses the JSON object of numbers it prints.
     static func runJSON(_ python: String, _ arguments: [String]) throws -> [String: Double] {
