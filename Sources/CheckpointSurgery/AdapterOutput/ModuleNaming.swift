@@ -103,7 +103,7 @@ struct ModuleRenaming {
             throw LowRankEditError.layoutNotWritable(path: path, reason: "module '\(escapedForTerminal(module.module))' is a rotary projection whose rows llama.cpp's converter permutes per head: pass --base-config with the base model's config.json (or its folder, or the GGUF base) for the head counts")
         }
         let permutation = RowPermutation(heads: heads, inverse: inverse)
-        guard module.kind == .linear, permutation.fits(rows: module.b.rows) else {
+        guard module.kind == .linear, permutation.fits(rows: module.b.rows), (module.bias?.count ?? module.b.rows) == module.b.rows else {
             throw LowRankEditError.layoutNotWritable(path: path, reason: "module '\(escapedForTerminal(module.module))': \(module.b.rows) output rows do not split into \(heads) heads of an even size (is --base-config the right model?)")
         }
         module.b = try GGUFBaseMapping.permuteRows(module.b, permutation)

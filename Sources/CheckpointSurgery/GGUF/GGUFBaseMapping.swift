@@ -77,7 +77,10 @@ enum GGUFBaseMapping {
             guard let config, let heads = LlamaNames.permutedHeads(ggufModule: name, config: config) else { return result }
             let permutation = RowPermutation(heads: heads)
             guard delta.kind == .linear, !delta.transposedInBase, delta.blocks.count == 1, let block = delta.blocks.first,
-                  block.rowOffset == 0, permutation.fits(rows: delta.outFeatures) else {
+                  block.rowOffset == 0, permutation.fits(rows: delta.outFeatures),
+                  // The loaders check these against the output features; the permutation divides by them.
+                  (delta.bias?.count ?? delta.outFeatures) == delta.outFeatures,
+                  delta.magnitude.map({ $0.axis != .perOutput || $0.values.count == delta.outFeatures }) ?? true else {
                 throw SurgeryError.unsupported(path: adapter.path, what: "\(delta.module): a \(delta.blocks.count)-block or non-Linear update of a rotary projection (llama.cpp permutes its rows across the whole tensor, for \(heads) heads)")
             }
             result.blocks[0].b = try permuteRows(block.b, permutation)
