@@ -95,6 +95,39 @@ static inline __m128 merge4(__m128 w4, __m128 p4, __m128 vscale, __m256d vsign, 
     return nearest;
 }
 
+/// Eight elements of merge_one for a bfloat16 output, without double-precision rounding steps:
+/// t = w + Float32(p·scale) rounded once to Float32 rounds to the same bfloat16 as the exact sum
+/// unless t lies exactly on a bfloat16 midpoint (low 16 bits 0x8000), where the first rounding may
+/// have decided the tie. Those lanes (about one in 65,536 for random data) are redone by merge_one's
+/// round-to-odd path, so the bits equal merge4's; `merged` holds floats that round to them.
+/// Energies go into the lanes as two merge4 steps would add them; returns the bad lanes' mask.
+__attribute__((target("avx2,fma")))
+static inline int merge8_to_bf16(const float *w, const float *p, __m256 vscale, __m256 signbit, float scale, double sign,
+                                 __m256d *eb, __m256d *ec, float *merged) {
+    const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), largest = _mm256_set1_epi32(0x7F7FFFFF);
+    const __m256i low16 = _mm256_set1_epi32(0xFFFF), midpoint = _mm256_set1_epi32(0x8000);
+    const __m256 w8 = _mm256_loadu_ps(w);
+    const __m256 d8 = _mm256_xor_ps(_mm256_mul_ps(_mm256_loadu_ps(p), vscale), signbit);
+    const __m256 t = _mm256_add_ps(w8, d8);
+    const __m256d w_low = _mm256_cvtps_pd(_mm256_castps256_ps128(w8)), w_high = _mm256_cvtps_pd(_mm256_extractf128_ps(w8, 1));
+    const __m256d d_low = _mm256_cvtps_pd(_mm256_castps256_ps128(d8)), d_high = _mm256_cvtps_pd(_mm256_extractf128_ps(d8, 1));
+    *eb = _mm256_add_pd(*eb, _mm256_mul_pd(w_low, w_low));
+    *ec = _mm256_add_pd(*ec, _mm256_mul_pd(d_low, d_low));
+    *eb = _mm256_add_pd(*eb, _mm256_mul_pd(w_high, w_high));
+    *ec = _mm256_add_pd(*ec, _mm256_mul_pd(d_high, d_high));
+    // W + ΔW leaves the finite doubles only through a non-finite ΔW (two finite floats cannot).
+    const __m256i w_finite = _mm256_cmpgt_epi32(_mm256_add_epi32(largest, _mm256_set1_epi32(1)), _mm256_and_si256(_mm256_castps_si256(w8), magnitude));
+    const __m256i d_infinite = _mm256_cmpgt_epi32(_mm256_and_si256(_mm256_castps_si256(d8), magnitude), largest);
+    const int bad = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(w_finite, d_infinite)));
+    _mm256_storeu_ps(merged, t);
+    const int ties = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(t), low16), midpoint)));
+    if (ties) {
+        for (int l = 0; l < 8; l++)
+            if (ties & (1 << l)) merged[l] = round_to_odd((double)w[l] + sign * (double)(p[l] * scale));
+    }
+    return bad;
+}
+
 static inline int has_avx2_fma(void) {
     static int fast = -1;
     if (fast < 0) {

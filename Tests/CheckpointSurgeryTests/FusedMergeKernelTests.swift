@@ -64,4 +64,65 @@ import CheckpointLinalg
         let bad = ckpt_merge_lowrank_rows(w, Int32(CKPT_ROW_F32), u, Int32(r), v, n, 1, 1, n, rows, &out, Int32(CKPT_ROW_F32), &energy.0, &energy.1)
         #expect(bad == 2 * n + 100)
     }
+    /// Float32 sums that land exactly on a bfloat16 midpoint but are not exact: the kernel's one
+    /// Float32 rounding would decide the tie, so those lanes must follow the exact sum. Expected bits
+    /// by hand for w + sign·Δ (Δ = v, r = 1, scale 1); 24 columns cover the 8-lane loop and the tail.
+    @Test(arguments: [1.0, -1.0])
+    func bfloat16MidpointsFollowTheExactSum(sign: Double) {
+        let up = sign > 0
+        // up: w + Δ, down: w − Δ (checked with exact rationals); every sum is a Float32 tie.
+        let cases: [(w: Float, delta: Float, up: UInt16, down: UInt16)] = [
+            (1, 0x1p-8 + 0x1p-31, 0x3F81, 0x3F7F),  // just above the midpoint 1 + 2⁻⁸: away from 1
+            (1, 0x1p-8 - 0x1p-32, 0x3F80, 0x3F7F),
+            (1 + 0x1p-7, 0x1p-8 - 0x1p-32, 0x3F81, 0x3F81),  // the odd neighbour is nearest, not the even one
+            (1, 0x1p-8, 0x3F80, 0x3F7F),  // an exact tie goes to even
+            (-1, -0x1p-8 - 0x1p-31, 0xBF81, 0xBF7F),
+            (0x1p20, 0x1p12 + 0x1p-10, 0x4981, 0x497F),
+            (1 + 0x1p-6, 0x1p-8 + 0x1p-31, 0x3F83, 0x3F81),  // subtraction ties too
+            (1 + 0x1p-6, 0x1p-8 - 0x1p-32, 0x3F82, 0x3F82),
+            (-1 - 0x1p-6, -0x1p-8 + 0x1p-32, 0xBF82, 0xBF82),
+        ]
+        let n = 24
+        for shift in 0..<cases.count {
+            let row = (0..<n).map { cases[($0 + shift) % cases.count] }
+            let w = row.map { HalfPrecision.f32BitsToBF16($0.w.bitPattern) }
+            var out = [UInt16](repeating: 0, count: n), energy = (0.0, 0.0)
+            let bad = ckpt_merge_lowrank_rows(w, Int32(CKPT_ROW_BF16), [1], 1, row.map(\.delta), n, 1, sign, n, 1, &out, Int32(CKPT_ROW_BF16), &energy.0, &energy.1)
+            #expect(bad == -1)
+            #expect(out == row.map { up ? $0.up : $0.down }, "shift \(shift), sign \(sign)")
+        }
+    }
+
+    /// Sums within a few Float32 steps of a bfloat16 midpoint at many magnitudes, through the grouped
+    /// four-row path (every row of a group shares Δ = V with r = 1, so w is drawn per column in Δ's
+    /// binade): the fused kernel equals the separate steps (exact double sum, round to odd, bfloat16).
+    @Test func nearMidpointsMatchTheSeparateSteps() {
+        var random = SplitMix64(seed: 65_536)
+        let n = 1_003, rows = 8
+        var v = [Float](repeating: 0, count: n), w = [UInt16](repeating: 0, count: rows * n)
+        for j in 0..<n {
+            let binade = Float(sign: .plus, exponent: Int(random.next() % 60) - 30, significand: 1)
+            let nudge = Float(Int(random.next() % 9) - 4) * binade * 0x1p-32 * Float(1 << Int(random.next() % 16))
+            v[j] = (random.next() & 1 == 0 ? 1 : -1) * binade * 0x1p-8 + nudge
+            for i in 0..<rows {
+                let significand = 1 + Float(random.next() % 128) / 128
+                w[i * n + j] = HalfPrecision.f32BitsToBF16(((random.next() & 1 == 0 ? 1 : -1) * binade * significand).bitPattern)
+            }
+        }
+        for sign in [1.0, -1.0] {
+            var expected: [UInt16] = [], energy = (0.0, 0.0), fusedEnergy = (0.0, 0.0)
+            for i in 0..<rows {
+                let wRow = w[(i * n)..<((i + 1) * n)].map { Float(bitPattern: HalfPrecision.bf16ToF32Bits($0)) }
+                var merged = [Float](repeating: 0, count: n)
+                #expect(ckpt_merge_row(wRow, v, 1, sign, n, 1, &merged, &energy.0, &energy.1) == -1)
+                expected += merged.map { HalfPrecision.f32BitsToBF16($0.bitPattern) }
+            }
+            var out = [UInt16](repeating: 0, count: rows * n)
+            let bad = ckpt_merge_lowrank_rows(w, Int32(CKPT_ROW_BF16), [Float](repeating: 1, count: rows), 1, v, n, 1, sign, n, rows,
+                                              &out, Int32(CKPT_ROW_BF16), &fusedEnergy.0, &fusedEnergy.1)
+            #expect(bad == -1)
+            #expect(out == expected, "sign \(sign)")
+            #expect(fusedEnergy.0.bitPattern == energy.0.bitPattern && fusedEnergy.1.bitPattern == energy.1.bitPattern)
+        }
+    }
 }
