@@ -66,14 +66,18 @@ static inline int merge_chunk_avx2(const float *wf, const float *p, long j0, lon
     const long vector = j0 + count <= whole ? count : whole - j0;
     // Sums in registers for the loop (through the pointers they would go through memory each step).
     __m256d badmask = _mm256_setzero_pd(), row_eb = *eb, row_ec = *ec;
-    if (odd && (sign == 1.0 || sign == -1.0)) {
+    if (sign == 1.0 || sign == -1.0) {
         const __m256 vscale8 = _mm256_set1_ps(scale), signbit = _mm256_castsi256_ps(_mm256_set1_epi32(sign < 0 ? (int)0x80000000u : 0));
         long j = 0;
         int bad = 0;
-        for (; j + 8 <= vector; j += 8) bad |= merge8_to_bf16(wf + j, p + j, vscale8, signbit, scale, sign, &row_eb, &row_ec, merged + j);
+        if (odd) {
+            for (; j + 8 <= vector; j += 8) bad |= merge8(wf + j, p + j, vscale8, signbit, scale, sign, 1, &row_eb, &row_ec, merged + j);
+        } else {
+            for (; j + 8 <= vector; j += 8) bad |= merge8(wf + j, p + j, vscale8, signbit, scale, sign, 0, &row_eb, &row_ec, merged + j);
+        }
         if (bad) badmask = _mm256_castsi256_pd(_mm256_set1_epi64x(-1));
         for (; j < vector; j += 4)
-            _mm_storeu_ps(merged + j, merge4(_mm_loadu_ps(wf + j), _mm_loadu_ps(p + j), vscale, vsign, 1, &row_eb, &row_ec, &badmask));
+            _mm_storeu_ps(merged + j, merge4(_mm_loadu_ps(wf + j), _mm_loadu_ps(p + j), vscale, vsign, odd, &row_eb, &row_ec, &badmask));
     } else if (odd) {
         for (long j = 0; j < vector; j += 4)
             _mm_storeu_ps(merged + j, merge4(_mm_loadu_ps(wf + j), _mm_loadu_ps(p + j), vscale, vsign, 1, &row_eb, &row_ec, &badmask));

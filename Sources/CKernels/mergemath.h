@@ -95,15 +95,17 @@ static inline __m128 merge4(__m128 w4, __m128 p4, __m128 vscale, __m256d vsign, 
     return nearest;
 }
 
-/// Eight elements of merge_one for a bfloat16 output, without double-precision rounding steps:
-/// t = w + Float32(p·scale) rounded once to Float32 rounds to the same bfloat16 as the exact sum
-/// unless t lies exactly on a bfloat16 midpoint (low 16 bits 0x8000), where the first rounding may
-/// have decided the tie. Those lanes (about one in 65,536 for random data) are redone by merge_one's
-/// round-to-odd path, so the bits equal merge4's; `merged` holds floats that round to them.
-/// Energies go into the lanes as two merge4 steps would add them; returns the bad lanes' mask.
+/// Eight elements of merge_one without double-precision steps. t = w + Float32(p·scale) in Float32 is
+/// the exact sum rounded once to nearest: what merge4 gives a Float32 output (the double sum of two
+/// floats is exact or so far below w's last bit that both roundings return w). For a bfloat16 output
+/// (`to_bf16`), t rounds to the same bfloat16 as the exact sum unless t lies exactly on a bfloat16
+/// midpoint (low 16 bits 0x8000), where the Float32 rounding may have made the tie. Those lanes
+/// (about one in 65,536 on random data) are redone by merge_one's round-to-odd path, so the bits
+/// equal merge4's; `merged` then holds floats that round to them. Energies go into the lanes as two
+/// merge4 steps would add them. Returns the mask of lanes that are not finite where w is.
 __attribute__((target("avx2,fma")))
-static inline int merge8_to_bf16(const float *w, const float *p, __m256 vscale, __m256 signbit, float scale, double sign,
-                                 __m256d *eb, __m256d *ec, float *merged) {
+static inline int merge8(const float *w, const float *p, __m256 vscale, __m256 signbit, float scale, double sign, int to_bf16,
+                         __m256d *eb, __m256d *ec, float *merged) {
     const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), largest = _mm256_set1_epi32(0x7F7FFFFF);
     const __m256i low16 = _mm256_set1_epi32(0xFFFF), midpoint = _mm256_set1_epi32(0x8000);
     const __m256 w8 = _mm256_loadu_ps(w);
@@ -121,7 +123,7 @@ static inline int merge8_to_bf16(const float *w, const float *p, __m256 vscale, 
     const int bad = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_and_si256(w_finite, d_infinite)));
     _mm256_storeu_ps(merged, t);
     const int ties = _mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(_mm256_castps_si256(t), low16), midpoint)));
-    if (ties) {
+    if (to_bf16 && ties) {
         for (int l = 0; l < 8; l++)
             if (ties & (1 << l)) merged[l] = round_to_odd((double)w[l] + sign * (double)(p[l] * scale));
     }

@@ -125,4 +125,29 @@ import CheckpointLinalg
             #expect(fusedEnergy.0.bitPattern == energy.0.bitPattern && fusedEnergy.1.bitPattern == energy.1.bitPattern)
         }
     }
+    /// Float32 outputs: one Float32 addition equals the double sum rounded to Float32, also when the
+    /// exponents of W and Δ differ by more than the 29 bits a double can add exactly, and for
+    /// subnormals. Operands drawn over the whole exponent range, grouped rows of four.
+    @Test func float32SumsMatchTheDoublePath() {
+        var random = SplitMix64(seed: 2_026)
+        func anyFloat() -> Float {
+            let bits = UInt32(truncatingIfNeeded: random.next()) & 0x7F7F_FFFF  // finite, any exponent
+            return Float(bitPattern: bits | (random.next() & 1 == 0 ? 0 : 0x8000_0000)) * 0x1p-1  // halved: no overflow
+        }
+        let n = 517, rows = 8
+        let w = (0..<(rows * n)).map { _ in anyFloat() }, v = (0..<n).map { _ in anyFloat() }
+        for sign in [1.0, -1.0] {
+            var expected: [Float] = [], energy = (0.0, 0.0), fusedEnergy = (0.0, 0.0)
+            for i in 0..<rows {
+                var merged = [Float](repeating: 0, count: n)
+                #expect(ckpt_merge_row(Array(w[(i * n)..<((i + 1) * n)]), v, 1, sign, n, 0, &merged, &energy.0, &energy.1) == -1)
+                expected += merged
+            }
+            var out = [Float](repeating: 0, count: rows * n)
+            #expect(ckpt_merge_lowrank_rows(w, Int32(CKPT_ROW_F32), [Float](repeating: 1, count: rows), 1, v, n, 1, sign, n, rows,
+                                            &out, Int32(CKPT_ROW_F32), &fusedEnergy.0, &fusedEnergy.1) == -1)
+            #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "sign \(sign)")
+            #expect(fusedEnergy.0.bitPattern == energy.0.bitPattern && fusedEnergy.1.bitPattern == energy.1.bitPattern)
+        }
+    }
 }
