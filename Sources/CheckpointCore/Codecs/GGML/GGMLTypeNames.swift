@@ -47,7 +47,7 @@ extension DType {
     }
 
     /// "Q4_K (12)" for ggml types, the user name otherwise: how errors name a type.
-    var ggmlLabel: String {
+    public var ggmlLabel: String {
         guard let name = ggmlName, let id = ggmlTypeID else { return userName }
         return "\(name) (\(id))"
     }
