@@ -100,11 +100,7 @@ struct ExtractCommand: ParsableCommand {
         // GGUF pair keeps its names in), *.safetensors a kohya file, anything else a PEFT folder.
         let lowered = output.lowercased()
         let layout = try writing.layout(default: lowered.hasSuffix(".gguf") ? .gguf : lowered.hasSuffix(".safetensors") ? .kohya : .peft)
-        var writerOptions = try writing.writerOptions(source: nil)
-        if writerOptions.llamaConfig == nil, let gguf = baseReader.metadata.gguf {
-            writerOptions.llamaConfig = try? LlamaConfig(gguf: gguf, file: base)
-            if let architecture = gguf[GGUFConstants.Key.architecture]?.text { writerOptions.ggufArchitecture = architecture }
-        }
+        var writerOptions = try writing.writerOptions(sources: [], base: base)
         writerOptions.modulesToSave = operation.modulesToSave
         writerOptions.kohyaMetadata = [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"), ("ss_training_comment", "extracted by ckpt")]
         let written = try AdapterOutputWriter.write(operation.output, layout: layout, to: output, options: writerOptions, overwrite: writing.force)

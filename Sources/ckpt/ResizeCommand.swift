@@ -117,7 +117,7 @@ struct ResizeCommand: ParsableCommand {
         let loaded = try AdapterChoice(format: adapterFormat, meloraScale: meloraScale).load(adapter)
         let outputType = try writing.outputDType(like: loaded)
         let layout = try writing.layout(default: loaded.format)
-        var options = try writing.writerOptions(source: loaded)
+        var options = try writing.writerOptions(sources: [loaded])
         var operation = try ResizeOperation(adapter: loaded, selection: selection, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(loaded))
         var written = [output]
         if loaded.format == .melora && layout == .melora {

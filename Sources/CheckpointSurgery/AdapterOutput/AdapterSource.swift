@@ -28,4 +28,20 @@ public enum AdapterSource {
         guard adapter.format == .peft else { return false }
         return try PEFTConfig.read(path: Paths.join(adapter.path, "adapter_config.json")).useRSLoRA
     }
+
+    /// The llama.cpp architecture the adapter itself declares: a GGUF adapter's `general.architecture`,
+    /// or the model class PEFT recorded in adapter_config.json's `auto_mapping.base_model_class` (written
+    /// when the adapter was made without a task type). `base_model_name_or_path` is a name or a path on
+    /// another machine, so it is not used. Nil when the adapter says nothing.
+    public static func architecture(_ adapter: Adapter) throws -> GGUFArchitectureSource? {
+        if adapter.format == .gguf {
+            let reader = try Checkpoint.open(adapter.path)
+            return reader.metadata.gguf.flatMap { GGUFArchitectureSource.declared(by: $0, file: adapter.path) }
+        }
+        // A PEFT adapter given by its weights file has no config beside it to ask.
+        guard let json = (try? peftConfigJSON(adapter)) ?? nil, let name = json["auto_mapping"]?["base_model_class"]?.stringValue else { return nil }
+        let file = Paths.join(adapter.path, "adapter_config.json")
+        return GGUFArchitectureSource(architecture: GGUFArchitectureSource.architecture(ofClass: name),
+                                      evidence: "'\(escapedForTerminal(file))' (auto_mapping.base_model_class: \(escapedForTerminal(name)))")
+    }
 }

@@ -13,8 +13,17 @@ enum GGUFBaseMapping {
     /// `adapters` with HF-named modules mapped onto `base`'s llama.cpp names; unchanged when the base
     /// is not a llama.cpp-named GGUF or no adapter needs mapping. Refuses an architecture whose names
     /// ckpt does not know, listing those it does.
+    /// GGUF adapters meeting a Hugging Face-named base are named back (`GGUFAdapterOnHFBase`); an
+    /// adapter that declares an architecture other than a GGUF base's is refused, naming both.
     static func adapt(_ adapters: [Adapter], base: any CheckpointReader, untie: Bool) throws -> [Adapter] {
-        guard BaseNames.isLlamaCppNamed(base.tensors), adapters.contains(where: needsMapping) else { return adapters }
+        let llamaCppBase = BaseNames.isLlamaCppNamed(base.tensors)
+        if llamaCppBase, let gguf = base.metadata.gguf, let declared = GGUFArchitectureSource.declared(by: gguf, file: base.path) {
+            for adapter in adapters { _ = try GGUFArchitectureSource.agreeing(try AdapterSource.architecture(adapter), declared) }
+        }
+        let adapters = try adapters.map { adapter in
+            !llamaCppBase && adapter.format == .gguf ? try GGUFAdapterOnHFBase.map(adapter, base: base) : adapter
+        }
+        guard llamaCppBase, adapters.contains(where: needsMapping) else { return adapters }
         guard let gguf = base.metadata.gguf else {
             throw SurgeryError.unsupported(path: base.path, what: "merging an adapter with Hugging Face module names into a base with llama.cpp tensor names but no GGUF metadata (the architecture decides the names and the Q/K permutation); merge into the GGUF file itself")
         }
