@@ -38,9 +38,17 @@ public enum AdapterSource {
             let reader = try Checkpoint.open(adapter.path)
             return reader.metadata.gguf.flatMap { GGUFArchitectureSource.declared(by: $0, file: adapter.path) }
         }
-        // A PEFT adapter given by its weights file has no config beside it to ask.
-        guard let json = (try? peftConfigJSON(adapter)) ?? nil, let name = json["auto_mapping"]?["base_model_class"]?.stringValue else { return nil }
-        let file = Paths.join(adapter.path, "adapter_config.json")
+        guard adapter.format == .peft || adapter.format == .melora else { return nil }
+        return architecture(peftFolder: adapter.path)
+    }
+
+    /// `auto_mapping.base_model_class` of the adapter_config.json in `folder`, as an architecture (nil
+    /// without one; a PEFT adapter given by its weights file has no config beside it to ask).
+    public static func architecture(peftFolder folder: String) -> GGUFArchitectureSource? {
+        let file = Paths.join(folder, "adapter_config.json")
+        guard FolderListing.isFolder(folder), let handle = try? ReadOnlyFile(path: file), handle.size <= 16 << 20,
+              let bytes = try? handle.read(at: 0, count: handle.size), let json = try? JSONParser.parse(bytes),
+              let name = json["auto_mapping"]?["base_model_class"]?.stringValue else { return nil }
         return GGUFArchitectureSource(architecture: GGUFArchitectureSource.architecture(ofClass: name),
                                       evidence: "'\(escapedForTerminal(file))' (auto_mapping.base_model_class: \(escapedForTerminal(name)))")
     }
