@@ -17,7 +17,8 @@ struct MeloraCommand: ParsableCommand {
         lora_alpha), the MyTransformers file (weight_a.i / weight_b.i, lora_scaler 1) with --naming \
         mytransformers, or with --as-lora (--to peft) the exact dense-equivalent PEFT LoRA \
         (A = blockdiag(Aᵢ), B = blockdiag(Bᵢ)); --to kohya or gguf writes that LoRA as a kohya file or a \
-        GGUF adapter (GGUF needs --base-config for the Q/K row permutation). Every module's dimensions must be divisible by N; otherwise the error lists \
+        GGUF adapter (GGUF needs the architecture: --base-config, or the adapter's own; for llama also \
+        the head counts of the Q/K row permutation). Every module's dimensions must be divisible by N; otherwise the error lists \
         the N that work.
 
         Join (--join): a MELoRA adapter becomes a PEFT LoRA with the same ΔW exactly (--to kohya or \

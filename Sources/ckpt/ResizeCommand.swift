@@ -17,8 +17,11 @@ struct ResizeCommand: ParsableCommand {
         module's scale survives every layout: PEFT rank_pattern/alpha_pattern, a kohya alpha per module \
         (F32 when the factor dtype cannot hold it exactly), GGUF's single adapter.lora.alpha with the \
         ratio of any module that differs multiplied into its lora_b (listed in the notes). Between \
-        Hugging Face and llama.cpp names the Q/K rows of B are permuted as llama.cpp's converter does; \
-        the head counts come from --base-config (the base config.json, its folder or the GGUF base). \
+        Hugging Face and llama.cpp names the tensor names are those of the base model's llama.cpp \
+        architecture (llama, qwen2, qwen3, gemma, gemma2), taken from --base-config (the base config.json, \
+        its folder or the GGUF base) or from the adapter (a GGUF adapter's general.architecture, PEFT's \
+        auto_mapping.base_model_class), which must agree; for llama the Q/K rows of B are also permuted \
+        as llama.cpp's converter does, with the head counts of --base-config. \
         DoRA adapters are refused (see docs/DESIGN.md): merge, then extract.
 
         Rules (one of them):
