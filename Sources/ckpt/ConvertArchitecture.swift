@@ -16,7 +16,7 @@ extension ConvertCommand {
         // convert_hf_to_gguf.py converts Mistral as llama.
         let requested = arch.lowercased() == "mistral" ? "llama" : arch.lowercased()
         guard let names = GGUFArchitectureNames(architecture: requested) else {
-            throw UsageError("--arch '\(arch)' is not one ckpt maps: \(GGUFArchitectureNames.supported.joined(separator: ", ")) (mistral as llama)")
+            throw UsageError("--arch '\(arch)' is not one ckpt maps: \(GGUFArchitectureNames.supported.joined(separator: ", ")) (mistral as llama); whole models take --arch llama, the others convert LoRA adapters")
         }
         guard requested == "llama" || adapterGGUF || adapterFolder else {
             throw UsageError("--arch \(requested) converts LoRA adapters only (a PEFT folder or a GGUF LoRA); whole models are mapped for llama (llama, mistral)")

@@ -95,7 +95,7 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("vocab-from"), help: ArgumentHelp("With --arch, copy the tokenizer.* keys of this GGUF file into the output.", valueName: "FILE.gguf"))
     var vocabFrom: String?
 
-    @Option(name: .customLong("base-config"), help: ArgumentHelp("With --arch and an adapter (a PEFT folder, or a GGUF LoRA converted to a PEFT folder OUT/): the base model's config.json or its folder, for the head counts of the Q/K permutation (llama; its architecture must be --arch's).", valueName: "PATH"))
+    @Option(name: .customLong("base-config"), help: ArgumentHelp("With --arch and an adapter (a PEFT folder, or a GGUF LoRA converted to a PEFT folder OUT/): the base model's config.json or its folder, for the head counts of the Q/K permutation (llama); its architecture must be the one --arch names.", valueName: "PATH"))
     var baseConfig: String?
 
     @Flag(name: .long, help: "Replace OUT if it exists.")

@@ -21,7 +21,7 @@ struct ResizeCommand: ParsableCommand {
         architecture (llama, qwen2, qwen3, gemma, gemma2), taken from --base-config (the base config.json, \
         its folder or the GGUF base) or from the adapter (a GGUF adapter's general.architecture, PEFT's \
         auto_mapping.base_model_class), which must agree; for llama the Q/K rows of B are also permuted \
-        as llama.cpp's converter does, with the head counts of --base-config. \
+        as llama.cpp's converter does, with head counts that --base-config gives. \
         DoRA adapters are refused (see docs/DESIGN.md): merge, then extract.
 
         Rules (one of them):

@@ -17,8 +17,10 @@ enum GGUFBaseMapping {
     /// adapter that declares an architecture other than a GGUF base's is refused, naming both.
     static func adapt(_ adapters: [Adapter], base: any CheckpointReader, untie: Bool) throws -> [Adapter] {
         let llamaCppBase = BaseNames.isLlamaCppNamed(base.tensors)
-        if llamaCppBase, let gguf = base.metadata.gguf, let declared = GGUFArchitectureSource.declared(by: gguf, file: base.path) {
-            for adapter in adapters { _ = try GGUFArchitectureSource.agreeing(try AdapterSource.architecture(adapter), declared) }
+        let declared = llamaCppBase ? base.metadata.gguf.flatMap { GGUFArchitectureSource.declared(by: $0, file: base.path) } : nil
+        // GGUF adapters here; Hugging Face-named ones once the base's architecture is known to be mapped.
+        for adapter in adapters where adapter.format == .gguf {
+            _ = try GGUFArchitectureSource.agreeing(try AdapterSource.architecture(adapter), declared)
         }
         let adapters = try adapters.map { adapter in
             !llamaCppBase && adapter.format == .gguf ? try GGUFAdapterOnHFBase.map(adapter, base: base) : adapter
@@ -30,7 +32,10 @@ enum GGUFBaseMapping {
         let architecture = gguf[GGUFConstants.Key.architecture]?.text ?? "(none)"
         guard let names = GGUFArchitectureNames(architecture: architecture) else {
             let kinds = adapters.filter(needsMapping).map { "\(escapedForTerminal($0.path)) (\($0.format.rawValue))" }.joined(separator: ", ")
-            throw SurgeryError.unsupported(path: base.path, what: "mapping the Hugging Face module names of \(kinds) onto llama.cpp names of GGUF architecture '\(escapedForTerminal(architecture))' (ckpt knows \(GGUFArchitectureNames.supported.joined(separator: ", ")); a GGUF LoRA adapter, whose tensors already carry llama.cpp names, merges into any architecture)")
+            throw SurgeryError.unsupported(path: base.path, what: "mapping the Hugging Face module names of \(kinds) onto llama.cpp names of GGUF architecture '\(escapedForTerminal(architecture))' (ckpt knows \(GGUFArchitectureNames.supported.joined(separator: ", ")); a GGUF LoRA adapter, whose tensors already carry llama.cpp names, merges into any base of its own architecture)")
+        }
+        for adapter in adapters where needsMapping(adapter) {
+            _ = try GGUFArchitectureSource.agreeing(try AdapterSource.architecture(adapter), declared)
         }
         let config = names.permutesQK ? try LlamaConfig(gguf: gguf, file: base.path) : nil
         let kohyaNames = KohyaNames(base: base.tensors, names: names)
