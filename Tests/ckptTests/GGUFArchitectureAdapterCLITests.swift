@@ -1,14 +1,14 @@
 import Testing
 import Foundation
 
-/// GGUF LoRA adapters of the architectures other than llama (qwen2, qwen3, gemma): written by resize and
+/// GGUF LoRA adapters of the architectures other than llama (qwen2, qwen3, gemma, gemma2): written by resize and
 /// convert with the architecture's llama.cpp names and `general.architecture`, read back, and merged
 /// into Hugging Face and GGUF bases exactly like the PEFT adapters they came from. The fixtures are
 /// tiny transformers models with PEFT LoRAs and the same adapters written by gguf-py in
 /// convert_lora_to_gguf.py's layout (`fixtures/surgery-gguf/make_fixtures.py`).
 @Suite struct GGUFArchitectureAdapterCLITests {
     static let fixtures = repositoryFixtures + "/surgery-gguf"
-    static let architectures = ["qwen2", "qwen3", "gemma"]
+    static let architectures = ["qwen2", "qwen3", "gemma", "gemma2"]
 
     static func run(_ arguments: [String]) throws -> Run {
         let result = try ckpt(arguments + ["--force"])

@@ -207,11 +207,11 @@ struct F32Tensors {
         let work = try temporaryFolder("layouts-ggufpy")
         defer { try? FileManager.default.removeItem(atPath: work) }
         let other = repositoryFixtures + "/surgery-gguf"
-        // qwen2, qwen3, gemma: their names from gguf-py's map, general.architecture, no Q/K permutation.
+        // qwen2, qwen3, gemma, gemma2: their names from gguf-py's map, general.architecture, no Q/K permutation.
         let cases = [(LayoutCLITests.surgery + "/llama-f32", LayoutCLITests.surgery + "/patterns", 14, 11),
                      (LayoutCLITests.gguf + "/hf_llama", LayoutCLITests.gguf + "/peft_lora", 15, 13),
                      (other + "/qwen2", other + "/qwen2-lora", 14, 14), (other + "/qwen3", other + "/qwen3-lora", 14, 14),
-                     (other + "/gemma", other + "/gemma-lora", 14, 14)]
+                     (other + "/gemma", other + "/gemma-lora", 14, 14), (other + "/gemma2", other + "/gemma2-lora", 14, 14)]
         for (base, adapter, modules, exact) in cases {
             try LayoutCLITests.run(["resize", adapter, "-o", work + "/peft", "--rank", "64"])
             try LayoutCLITests.run(["resize", adapter, "-o", work + "/a.gguf", "--rank", "64", "--to", "gguf", "--base-config", base])
