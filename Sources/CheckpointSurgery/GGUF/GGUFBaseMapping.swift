@@ -10,11 +10,10 @@ import CheckpointLinalg
 /// permutation moves values without arithmetic, so the merge gives the same bits as merging into the
 /// Hugging Face base and converting afterwards.
 enum GGUFBaseMapping {
-    /// `adapters` with HF-named modules mapped onto `base`'s llama.cpp names; unchanged when the base
-    /// is not a llama.cpp-named GGUF or no adapter needs mapping. Refuses an architecture whose names
-    /// ckpt does not know, listing those it does.
-    /// GGUF adapters meeting a Hugging Face-named base are named back (`GGUFAdapterOnHFBase`); an
-    /// adapter that declares an architecture other than a GGUF base's is refused, naming both.
+    /// `adapters` with HF-named modules mapped onto `base`'s llama.cpp names, and GGUF adapters meeting
+    /// a Hugging Face-named base named back (`GGUFAdapterOnHFBase`); unchanged otherwise. Refuses an
+    /// architecture whose names ckpt does not know, listing those it does, and an adapter that declares
+    /// an architecture other than a GGUF base's, naming both.
     static func adapt(_ adapters: [Adapter], base: any CheckpointReader, untie: Bool) throws -> [Adapter] {
         let llamaCppBase = BaseNames.isLlamaCppNamed(base.tensors)
         let declared = llamaCppBase ? base.metadata.gguf.flatMap { GGUFArchitectureSource.declared(by: $0, file: base.path) } : nil
