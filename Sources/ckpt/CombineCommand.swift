@@ -53,7 +53,7 @@ struct CombineCommand: ParsableCommand {
         let first = loaded[0]
         let outputType = try writing.outputDType(like: first)
         let layout = try writing.layout(default: first.format == .melora ? .peft : first.format)
-        var options = try writing.writerOptions(source: first)
+        var options = try writing.writerOptions(sources: loaded)
         let operation = try CombineOperation(adapters: loaded, weights: weights, rank: rank, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(first))
         // The first adapter's config is kept only for its own layout (a MELoRA config describes blocks).
         options.peftTemplate = first.format == .peft ? try AdapterSource.peftConfigJSON(first) : nil

@@ -32,7 +32,8 @@ struct ConvertCommand: ParsableCommand {
         safetensors → GGUF → safetensors gives the same file. ggml-quantized tensors are copied into \
         GGUF as they are and dequantized to f32 for other formats. --arch llama maps a Hugging Face \
         folder (or a PEFT adapter folder) to llama.cpp's names and layout, and a llama GGUF (or GGUF LoRA) \
-        back.
+        back; --arch qwen2, qwen3, gemma or gemma2 does the same for LoRA adapters (PEFT ↔ GGUF LoRA, \
+        factors unchanged).
 
         Examples:
           ckpt convert model.safetensors model-f16.safetensors --dtype f16
@@ -88,13 +89,13 @@ struct ConvertCommand: ParsableCommand {
     @Option(name: .customLong("split-max-tensors"), help: ArgumentHelp("GGUF output: split into parts of at most N tensors.", valueName: "N"))
     var splitMaxTensors: Int?
 
-    @Option(name: .long, help: ArgumentHelp("Map tensor names, Q/K rows and hyper-parameters between a Hugging Face folder (config.json) and llama.cpp's GGUF layout, either way. Values: llama (Llama, Mistral).", valueName: "ARCH"))
+    @Option(name: .long, help: ArgumentHelp("Map tensor names, Q/K rows and hyper-parameters between a Hugging Face folder (config.json) and llama.cpp's GGUF layout, either way. Values: llama (Llama, Mistral); for LoRA adapters also qwen2, qwen3, gemma, gemma2.", valueName: "ARCH"))
     var arch: String?
 
     @Option(name: .customLong("vocab-from"), help: ArgumentHelp("With --arch, copy the tokenizer.* keys of this GGUF file into the output.", valueName: "FILE.gguf"))
     var vocabFrom: String?
 
-    @Option(name: .customLong("base-config"), help: ArgumentHelp("With --arch and an adapter (a PEFT folder, or a GGUF LoRA converted to a PEFT folder OUT/): the base model's config.json or its folder, for the head counts of the Q/K permutation.", valueName: "PATH"))
+    @Option(name: .customLong("base-config"), help: ArgumentHelp("With --arch and an adapter (a PEFT folder, or a GGUF LoRA converted to a PEFT folder OUT/): the base model's config.json or its folder, for the head counts of the Q/K permutation (llama); its architecture must be the one --arch names.", valueName: "PATH"))
     var baseConfig: String?
 
     @Flag(name: .long, help: "Replace OUT if it exists.")

@@ -35,7 +35,7 @@ enum ExitStatus {
     static func code(for error: Error) -> Int32? {
         switch error {
         case let failure as FileError: return failure.errno == EEXIST ? usage : ioError
-        case is SafeTensorsError, is GGUFError, is LlamaConfig.ConfigError, is LlamaConversion.MappingError, is GGUFLoRAAdapter.AdapterError, is RangeError, is Checkpoint.OpenError, is TensorShapeError: return invalidInput
+        case is SafeTensorsError, is GGUFError, is LlamaConfig.ConfigError, is LlamaConversion.MappingError, is GGUFArchitectureSource.UnsupportedArchitecture, is GGUFLoRAAdapter.AdapterError, is RangeError, is Checkpoint.OpenError, is TensorShapeError: return invalidInput
         case is TorchError, is ZipError, is PickleError: return invalidInput
         case is ConversionPlan.PlanError, is TensorSelection.PatternError, is DTypeRules.RuleError, is UsageError: return usage
         case let failure as Converter.TensorError: return code(for: failure.underlying) ?? invalidInput

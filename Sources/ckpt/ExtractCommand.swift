@@ -18,9 +18,10 @@ struct ExtractCommand: ParsableCommand {
         lora_embedding_A/B with --embed-lora, and otherwise they, norms, biases and any other changed \
         tensor, are saved whole through modules_to_save. The output is a PEFT adapter folder, or (by --to, or \
         else by the output's extension: .safetensors, .gguf) a kohya file or a llama.cpp GGUF LoRA adapter (those hold no modules_to_save: \
-        such tensors are an error naming them). Changing between Hugging Face and llama.cpp names \
-        permutes the rows of Q and K per head: the head counts come from --base-config, or from BASE \
-        when it is a GGUF file.
+        such tensors are an error naming them). Changing between Hugging Face and llama.cpp names uses \
+        the base's llama.cpp architecture (llama, qwen2, qwen3, gemma, gemma2) and, for llama, permutes \
+        the rows of Q and K per head: both come from --base-config, or from BASE (its config.json, or \
+        its GGUF metadata).
 
         Examples:
           ckpt extract base/ tuned/ -o extracted/ --rank 32
@@ -100,11 +101,7 @@ struct ExtractCommand: ParsableCommand {
         // GGUF pair keeps its names in), *.safetensors a kohya file, anything else a PEFT folder.
         let lowered = output.lowercased()
         let layout = try writing.layout(default: lowered.hasSuffix(".gguf") ? .gguf : lowered.hasSuffix(".safetensors") ? .kohya : .peft)
-        var writerOptions = try writing.writerOptions(source: nil)
-        if writerOptions.llamaConfig == nil, let gguf = baseReader.metadata.gguf {
-            writerOptions.llamaConfig = try? LlamaConfig(gguf: gguf, file: base)
-            if let architecture = gguf[GGUFConstants.Key.architecture]?.text { writerOptions.ggufArchitecture = architecture }
-        }
+        var writerOptions = try writing.writerOptions(sources: [], base: base)
         writerOptions.modulesToSave = operation.modulesToSave
         writerOptions.kohyaMetadata = [("ss_network_dim", "Dynamic"), ("ss_network_alpha", "Dynamic"), ("ss_training_comment", "extracted by ckpt")]
         let written = try AdapterOutputWriter.write(operation.output, layout: layout, to: output, options: writerOptions, overwrite: writing.force)

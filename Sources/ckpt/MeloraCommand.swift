@@ -17,7 +17,8 @@ struct MeloraCommand: ParsableCommand {
         lora_alpha), the MyTransformers file (weight_a.i / weight_b.i, lora_scaler 1) with --naming \
         mytransformers, or with --as-lora (--to peft) the exact dense-equivalent PEFT LoRA \
         (A = blockdiag(Aᵢ), B = blockdiag(Bᵢ)); --to kohya or gguf writes that LoRA as a kohya file or a \
-        GGUF adapter (GGUF needs --base-config for the Q/K row permutation). Every module's dimensions must be divisible by N; otherwise the error lists \
+        GGUF adapter (GGUF needs the architecture: --base-config, or the adapter's own; for llama also \
+        the head counts of the Q/K row permutation). Every module's dimensions must be divisible by N; otherwise the error lists \
         the N that work.
 
         Join (--join): a MELoRA adapter becomes a PEFT LoRA with the same ΔW exactly (--to kohya or \
@@ -69,7 +70,7 @@ struct MeloraCommand: ParsableCommand {
             guard loaded.format == .melora else { throw UsageError("--join needs a MELoRA adapter; \(adapter) is \(loaded.format.rawValue)") }
             let layout = try writing.layout(default: .peft)
             let output = LoRAOutput(modules: loaded.deltas.map(MELoRAJoin.module), dtype: outputType)
-            let written = try AdapterOutputWriter.write(output, layout: layout, to: self.output, options: try writing.writerOptions(source: nil), overwrite: writing.force)
+            let written = try AdapterOutputWriter.write(output, layout: layout, to: self.output, options: try writing.writerOptions(sources: [loaded]), overwrite: writing.force)
             for note in written.notes where !writing.json { print("note: \(escapedForTerminal(note))") }
             if !writing.json { print("joined \(loaded.deltas.count) modules (total rank \(loaded.deltas.map(\.rank).reduce(0, +))) into \(escapedForTerminal(self.output))") }
             else { print(JSONEmitter(style: .python(indent: 2)).text(.object([JSONMember("joined", .number(String(loaded.deltas.count))), JSONMember("written", .string(self.output))]))) }
@@ -82,7 +83,7 @@ struct MeloraCommand: ParsableCommand {
         guard let meloraNaming = MELoRAWriter.Naming(rawValue: naming) else { throw UsageError("--naming '\(naming)' is not official or mytransformers") }
         if asLoRA, writing.to != nil { throw UsageError("--as-lora is --to peft; give one of them") }
         let layout: AdapterFormat = asLoRA ? .peft : try writing.layout(default: .melora)
-        let options = try writing.writerOptions(source: loaded)
+        let options = try writing.writerOptions(sources: [loaded])
         let split = try MELoRASplit(adapter: loaded, splits: splits, totalRank: rank, allocation: how)
         if layout != .melora {
             let modules = split.modules.map { entry -> LoRAOutput.Module in

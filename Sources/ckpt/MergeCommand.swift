@@ -17,7 +17,10 @@ struct MergeCommand: ParsableCommand {
         (architectures llama — Mistral converts as llama —, qwen2, qwen3, gemma, gemma2), Hugging Face \
         module names of PEFT, MELoRA and kohya adapters are mapped as gguf-py's tensor map does, and for \
         llama the Q/K rows of B permuted as llama.cpp's converter permutes W: the same bits as merging \
-        first and converting. Quantized tensors are dequantized, merged in Float32 and quantized back to \
+        first and converting. A GGUF LoRA adapter merges into a GGUF base of its own architecture (another \
+        is refused, naming both) and into a Hugging Face base, its names mapped back through its \
+        general.architecture's table (for llama the Q/K rows restored with the head counts of the \
+        base's config.json): the same bits as merging the PEFT adapter it was made from. Quantized tensors are dequantized, merged in Float32 and quantized back to \
         their own type (--requant-fallback TYPE for types ckpt cannot quantize); --report / --json give \
         the error that adds, relative to ‖ΔW‖.
 

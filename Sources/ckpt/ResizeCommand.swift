@@ -17,8 +17,11 @@ struct ResizeCommand: ParsableCommand {
         module's scale survives every layout: PEFT rank_pattern/alpha_pattern, a kohya alpha per module \
         (F32 when the factor dtype cannot hold it exactly), GGUF's single adapter.lora.alpha with the \
         ratio of any module that differs multiplied into its lora_b (listed in the notes). Between \
-        Hugging Face and llama.cpp names the Q/K rows of B are permuted as llama.cpp's converter does; \
-        the head counts come from --base-config (the base config.json, its folder or the GGUF base). \
+        Hugging Face and llama.cpp names the tensor names are those of the base model's llama.cpp \
+        architecture (llama, qwen2, qwen3, gemma, gemma2), taken from --base-config (the base config.json, \
+        its folder or the GGUF base) or from the adapter (a GGUF adapter's general.architecture, PEFT's \
+        auto_mapping.base_model_class), which must agree; for llama the Q/K rows of B are also permuted \
+        as llama.cpp's converter does, with head counts that --base-config gives. \
         DoRA adapters are refused (see docs/DESIGN.md): merge, then extract.
 
         Rules (one of them):
@@ -117,7 +120,7 @@ struct ResizeCommand: ParsableCommand {
         let loaded = try AdapterChoice(format: adapterFormat, meloraScale: meloraScale).load(adapter)
         let outputType = try writing.outputDType(like: loaded)
         let layout = try writing.layout(default: loaded.format)
-        var options = try writing.writerOptions(source: loaded)
+        var options = try writing.writerOptions(sources: [loaded])
         var operation = try ResizeOperation(adapter: loaded, selection: selection, dtype: outputType, useRSLoRA: try AdapterSource.usesRSLoRA(loaded))
         var written = [output]
         if loaded.format == .melora && layout == .melora {

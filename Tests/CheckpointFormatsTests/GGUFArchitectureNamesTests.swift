@@ -35,4 +35,38 @@ import Foundation
             }
         }
     }
+
+    /// kohya-flattened paths of every module gguf-py names come back to the Hugging Face path.
+    @Test(arguments: GGUFArchitectureNames.supported)
+    func flattenedNamesUnflatten(_ architecture: String) throws {
+        let names = try #require(GGUFArchitectureNames(architecture: architecture))
+        for (hf, gguf) in try #require(Self.table[architecture]) where gguf != nil && hf.hasSuffix(".weight") {
+            let module = String(hf.dropLast(".weight".count))
+            #expect(names.hfModule(flattened: String(module.map { $0 == "." ? "_" : $0 })) == module, "\(architecture): \(module)")
+        }
+    }
+
+    /// The architecture a config.json declares, as llama.cpp's converters choose it: architectures[0]
+    /// (text_config's first), else model_type; Mistral is llama; a class ckpt has no table for names itself.
+    @Test func configsDeclareTheirArchitecture() throws {
+        for (folder, expected) in [("surgery-gguf/qwen2", "qwen2"), ("surgery-gguf/qwen3", "qwen3"), ("surgery-gguf/gemma", "gemma"), ("surgery/llama-f32", "llama")] {
+            let source = try #require(try GGUFArchitectureSource.declared(byConfigAt: fixturesFolder + "/" + folder))
+            #expect(source.architecture == expected, "\(folder): \(source)")
+        }
+        let gpt2 = try #require(try GGUFArchitectureSource.declared(byConfigAt: fixturesFolder + "/surgery/gpt2-f32/config.json"))
+        #expect(gpt2.architecture == nil && gpt2.evidence.hasSuffix("(architectures: GPT2LMHeadModel)"))
+        #expect(try GGUFArchitectureSource.declared(byConfigAt: fixturesFolder + "/surgery/lora") == nil)
+        func declared(_ text: String) throws -> String? {
+            try GGUFArchitectureSource.declared(by: JSONParser.parse(Array(text.utf8)), file: "c")?.architecture
+        }
+        #expect(try declared(#"{"model_type": "mistral"}"#) == "llama")
+        #expect(try declared(#"{"architectures": ["Gemma2ForCausalLM"], "model_type": "llama"}"#) == "gemma2")
+        #expect(try declared(#"{"text_config": {"architectures": ["Qwen3ForCausalLM"]}, "architectures": ["X"]}"#) == "qwen3")
+        #expect(try declared(#"{"hidden_size": 4}"#) == nil)
+        let qwen2 = GGUFArchitectureSource(architecture: "qwen2", evidence: "a"), gemma = GGUFArchitectureSource(architecture: "gemma", evidence: "b")
+        #expect(throws: GGUFArchitectureSource.UnsupportedArchitecture.self) { try GGUFArchitectureSource.agreeing(qwen2, gemma) }
+        #expect(try GGUFArchitectureSource.agreeing(nil, gemma) == gemma && GGUFArchitectureSource.agreeing(qwen2, qwen2) == qwen2)
+        let phi3 = GGUFArchitectureSource(architecture: "phi3", evidence: "p")
+        #expect(throws: GGUFArchitectureSource.UnsupportedArchitecture.self) { try phi3.names(for: "x") }
+    }
 }

@@ -196,8 +196,9 @@ struct F32Tensors {
         return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Double])
     }
 
-    /// gguf-py: general.type / adapter.type / architecture / F32 alpha, exactly the PEFT layers' pairs,
-    /// lora_a = A bit for bit, lora_b = B with the Q/K permutation (bit for bit unless folded), and
+    /// gguf-py: general.type / adapter.type / architecture / F32 alpha, exactly the PEFT layers' pairs
+    /// under gguf-py's names for the base's architecture, lora_a = A bit for bit, lora_b = B (llama: with
+    /// the Q/K permutation; bit for bit unless folded), and
     /// llama.cpp's (alpha / r)·lora_b·lora_a = PEFT's scaling·B·A. Patterns (folded scales) and the
     /// gguf fixture's adapter with an embedding (token_embd's lora_a transposed).
     @Test(.enabled(if: enabled, "no Python with peft, transformers, torch and gguf: set CKPT_PYTHON"))
@@ -205,8 +206,12 @@ struct F32Tensors {
         let python = try #require(Self.python, "CKPT_REQUIRE_PYTHON=1 but no python with peft and gguf (set CKPT_PYTHON)")
         let work = try temporaryFolder("layouts-ggufpy")
         defer { try? FileManager.default.removeItem(atPath: work) }
+        let other = repositoryFixtures + "/surgery-gguf"
+        // qwen2, qwen3, gemma, gemma2: their names from gguf-py's map, general.architecture, no Q/K permutation.
         let cases = [(LayoutCLITests.surgery + "/llama-f32", LayoutCLITests.surgery + "/patterns", 14, 11),
-                     (LayoutCLITests.gguf + "/hf_llama", LayoutCLITests.gguf + "/peft_lora", 15, 13)]
+                     (LayoutCLITests.gguf + "/hf_llama", LayoutCLITests.gguf + "/peft_lora", 15, 13),
+                     (other + "/qwen2", other + "/qwen2-lora", 14, 14), (other + "/qwen3", other + "/qwen3-lora", 14, 14),
+                     (other + "/gemma", other + "/gemma-lora", 14, 14), (other + "/gemma2", other + "/gemma2-lora", 14, 14)]
         for (base, adapter, modules, exact) in cases {
             try LayoutCLITests.run(["resize", adapter, "-o", work + "/peft", "--rank", "64"])
             try LayoutCLITests.run(["resize", adapter, "-o", work + "/a.gguf", "--rank", "64", "--to", "gguf", "--base-config", base])

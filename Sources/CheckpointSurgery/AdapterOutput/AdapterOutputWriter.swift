@@ -10,18 +10,20 @@ public enum AdapterOutputWriter {
         public var peftTemplate: JSONValue?
         public var modulesToSave: [String] = []
         public var kohyaMetadata: [(key: String, value: String)] = []
-        /// Head counts for the Q/K row permutation between Hugging Face and llama.cpp names.
+        /// Head counts for the Q/K row permutation between Hugging Face and llama.cpp names (llama only).
         public var llamaConfig: LlamaConfig?
-        /// `general.architecture` of a GGUF output.
-        public var ggufArchitecture = "llama"
+        /// The llama.cpp architecture of the adapter's base model: the name table between Hugging Face
+        /// and llama.cpp names and `general.architecture` of a GGUF output (nil: unknown, which only
+        /// outputs that keep the adapter's own naming can do without).
+        public var architecture: GGUFArchitectureSource?
 
         public init(peftTemplate: JSONValue? = nil, modulesToSave: [String] = [], kohyaMetadata: [(key: String, value: String)] = [],
-                    llamaConfig: LlamaConfig? = nil, ggufArchitecture: String = "llama") {
+                    llamaConfig: LlamaConfig? = nil, architecture: GGUFArchitectureSource? = nil) {
             self.peftTemplate = peftTemplate
             self.modulesToSave = modulesToSave
             self.kohyaMetadata = kohyaMetadata
             self.llamaConfig = llamaConfig
-            self.ggufArchitecture = ggufArchitecture
+            self.architecture = architecture
         }
     }
 
@@ -44,7 +46,8 @@ public enum AdapterOutputWriter {
         }
         try checkExpressible(output, layout: layout, path: path, modulesToSave: options.modulesToSave)
         var renamed = output
-        let renaming = ModuleRenaming(from: output.naming, to: ModuleNaming(layout: layout), config: options.llamaConfig, path: path)
+        let renaming = ModuleRenaming(from: output.naming, to: ModuleNaming(layout: layout), architecture: options.architecture,
+                                      config: options.llamaConfig, path: path)
         renamed.modules = try output.modules.map(renaming.rename)
         renamed.naming = renaming.to
         // A template from another layout's adapter names its modules differently: start afresh.
@@ -61,8 +64,10 @@ public enum AdapterOutputWriter {
             try KohyaAdapterWriter.write(renamed, path: path, metadata: options.kohyaMetadata, overwrite: overwrite)
             return Written(files: [path], notes: notes)
         case .gguf:
+            // A GGUF adapter names its architecture; llama.cpp refuses one whose name differs from the model's.
+            let architecture = try options.architecture?.architecture ?? renaming.names().architecture
             try Folders.create(Paths.folder(of: path))
-            notes += try GGUFAdapterWriter.write(renamed, path: path, architecture: options.ggufArchitecture, overwrite: overwrite)
+            notes += try GGUFAdapterWriter.write(renamed, path: path, architecture: architecture, overwrite: overwrite)
             return Written(files: [path], notes: notes)
         case .melora:
             throw LowRankEditError.layoutNotWritable(path: path, reason: "a plain LoRA becomes MELoRA only by re-splitting it into diagonal blocks, which changes it: use ckpt melora --splits N")

@@ -28,4 +28,28 @@ public enum AdapterSource {
         guard adapter.format == .peft else { return false }
         return try PEFTConfig.read(path: Paths.join(adapter.path, "adapter_config.json")).useRSLoRA
     }
+
+    /// The llama.cpp architecture the adapter itself declares: a GGUF adapter's `general.architecture`,
+    /// or the model class PEFT recorded in adapter_config.json's `auto_mapping.base_model_class` (written
+    /// when the adapter was made without a task type). `base_model_name_or_path` is a name or a path on
+    /// another machine, so it is not used. Nil when the adapter says nothing.
+    public static func architecture(_ adapter: Adapter) throws -> GGUFArchitectureSource? {
+        if adapter.format == .gguf {
+            let reader = try Checkpoint.open(adapter.path)
+            return reader.metadata.gguf.flatMap { GGUFArchitectureSource.declared(by: $0, file: adapter.path) }
+        }
+        guard adapter.format == .peft || adapter.format == .melora else { return nil }
+        return architecture(peftFolder: adapter.path)
+    }
+
+    /// `auto_mapping.base_model_class` of the adapter_config.json in `folder`, as an architecture (nil
+    /// without one; a PEFT adapter given by its weights file has no config beside it to ask).
+    public static func architecture(peftFolder folder: String) -> GGUFArchitectureSource? {
+        let file = Paths.join(folder, "adapter_config.json")
+        guard FolderListing.isFolder(folder), let handle = try? ReadOnlyFile(path: file), handle.size <= 16 << 20,
+              let bytes = try? handle.read(at: 0, count: handle.size), let json = try? JSONParser.parse(bytes),
+              let name = json["auto_mapping"]?["base_model_class"]?.stringValue else { return nil }
+        return GGUFArchitectureSource(architecture: GGUFArchitectureSource.architecture(ofClass: name),
+                                      evidence: "'\(escapedForTerminal(file))' (auto_mapping.base_model_class: \(escapedForTerminal(name)))")
+    }
 }

@@ -34,27 +34,58 @@ public enum ModuleNaming: String, Sendable {
     static let kohyaPrefix = "lora_unet_"
 }
 
-/// Renames modules between namings. Between Hugging Face and llama.cpp names the rows of B of Q and K
-/// are permuted as llama.cpp's converter permutes W (a pure reorder: values are unchanged), which needs
-/// the base model's head counts. kohya names go back to Hugging Face paths only for the Llama names
-/// ckpt knows (flattening `.` to `_` loses where the dots were).
+/// Renames modules between namings. Between Hugging Face and llama.cpp names the table is that of the
+/// adapter's llama.cpp architecture (gguf-py's tensor map of llama, qwen2, qwen3, gemma, gemma2), and
+/// for llama alone the rows of B of Q and K are permuted as llama.cpp's converter permutes W (a pure
+/// reorder: values are unchanged), which needs the base model's head counts. kohya names go back to
+/// Hugging Face paths only for the module names ckpt knows (flattening `.` to `_` loses where the dots
+/// were).
 struct ModuleRenaming {
     let from: ModuleNaming
     let to: ModuleNaming
+    /// The llama.cpp architecture of the adapter's base model (nil: nothing said which).
+    let architecture: GGUFArchitectureSource?
     let config: LlamaConfig?
     /// The output being written, for errors.
     let path: String
 
+    init(from: ModuleNaming, to: ModuleNaming, architecture: GGUFArchitectureSource? = nil, config: LlamaConfig?, path: String) {
+        self.from = from
+        self.to = to
+        self.architecture = architecture
+        self.config = config
+        self.path = path
+    }
+
+    /// Whether renaming crosses between Hugging Face paths and llama.cpp names (needs the architecture).
+    var crossesLlamaCpp: Bool { from != to && (from == .llamaCpp || to == .llamaCpp) }
+
+    /// The architecture's name table; without one, an error saying how to give it.
+    func names() throws -> GGUFArchitectureNames {
+        guard let architecture else {
+            throw LowRankEditError.layoutNotWritable(path: path, reason: "cannot tell which llama.cpp architecture the adapter belongs to, which decides its \(to == .llamaCpp ? "GGUF" : "Hugging Face") names (and, for llama only, the Q/K row order): pass --base-config with the base model's config.json (or its folder, or the GGUF base); ckpt maps \(GGUFArchitectureNames.supported.joined(separator: ", "))")
+        }
+        do {
+            return try architecture.names(for: to == .llamaCpp ? "a GGUF LoRA adapter" : "llama.cpp module names")
+        } catch {
+            throw LowRankEditError.layoutNotWritable(path: path, reason: "\(error)")
+        }
+    }
+
     func rename(_ module: LoRAOutput.Module) throws -> LoRAOutput.Module {
         guard from != to else { return module }
         var result = module
-        let hf = try huggingFacePath(module.module)
+        let table = crossesLlamaCpp ? try names() : nil
+        let hf = try huggingFacePath(module.module, names: table)
         switch to {
         case .huggingFace: result.module = hf
         case .kohya: result.module = ModuleNaming.kohyaPrefix + String(hf.map { $0 == "." ? "_" : $0 })
         case .llamaCpp:
-            guard let name = ModuleRenaming.llamaModule(hf) else {
-                throw LowRankEditError.layoutNotWritable(path: path, reason: "module '\(escapedForTerminal(module.module))' has no llama.cpp tensor name (ckpt maps the Llama family: attention and MLP projections, embed_tokens, lm_head); a GGUF LoRA applies to llama.cpp tensors only — write --to peft or kohya")
+            guard let table, let name = Self.ggufModule(hf, names: table) else {
+                let gemma = table.map { !$0.hasOutputTensor && (hf == "lm_head" || hf.hasSuffix(".lm_head")) } ?? false
+                throw LowRankEditError.layoutNotWritable(path: path, reason: gemma
+                    ? "module '\(escapedForTerminal(module.module))': llama.cpp's \(table?.architecture ?? "") models have no output tensor (token_embd is the output layer) and its converter refuses an lm_head LoRA; write --to peft or kohya, or drop the module"
+                    : "module '\(escapedForTerminal(module.module))' has no llama.cpp tensor name in architecture \(table?.architecture ?? "?") (ckpt maps attention and MLP projections, embed_tokens, lm_head); a GGUF LoRA applies to llama.cpp tensors only — write --to peft or kohya")
             }
             result.module = name
         }
@@ -65,32 +96,34 @@ struct ModuleRenaming {
             result.kind = .embedding
             (result.a, result.b) = (module.b.transposed(), module.a.transposed())
         }
-        let gguf = ModuleRenaming.llamaModule(hf)
-        if (from == .llamaCpp) != (to == .llamaCpp), let gguf {
+        if let table, table.permutesQK, let gguf = Self.ggufModule(hf, names: table) {
             try permuteRotaryRows(&result, ggufModule: gguf, inverse: from == .llamaCpp)
         }
         return result
     }
 
     /// llama.cpp's name of a Hugging Face module, with or without the `model.` prefix PEFT may drop.
-    static func llamaModule(_ hf: String) -> String? {
-        LlamaNames.ggufModule(hf) ?? LlamaNames.ggufModule("model." + hf)
+    static func ggufModule(_ hf: String, names: GGUFArchitectureNames) -> String? {
+        names.ggufModule(hf) ?? names.ggufModule("model." + hf)
     }
 
-    /// The Hugging Face module path of `module` in the `from` naming.
-    func huggingFacePath(_ module: String) throws -> String {
+    /// The Hugging Face module path of `module` in the `from` naming (`names`: the llama.cpp table, needed
+    /// from llama.cpp names; kohya names use it when known, else the Llama names).
+    func huggingFacePath(_ module: String, names: GGUFArchitectureNames? = nil) throws -> String {
         switch from {
         case .huggingFace: return module
         case .llamaCpp:
-            guard let hf = LlamaNames.hfModule(module) else {
-                throw LowRankEditError.layoutNotWritable(path: path, reason: "GGUF module '\(escapedForTerminal(module))' has no Hugging Face name ckpt knows (it maps the Llama family); keep --to gguf")
+            let table = try names ?? self.names()
+            guard let hf = table.hfModule(module) else {
+                throw LowRankEditError.layoutNotWritable(path: path, reason: "GGUF module '\(escapedForTerminal(module))' has no Hugging Face name in ckpt's \(table.architecture) table (attention and MLP projections, token_embd, output); keep --to gguf")
             }
             return hf
         case .kohya:
             var key = module
             if let prefix = BaseNames.kohyaPrefixes.first(where: { key.hasPrefix($0) }) { key = String(key.dropFirst(prefix.count)) }
-            guard let hf = LlamaNames.hfModule(flattened: key) ?? LlamaNames.hfModule(flattened: "model_" + key) else {
-                throw LowRankEditError.layoutNotWritable(path: path, reason: "kohya module '\(escapedForTerminal(module))': flattened names ('.' turned into '_') give back a module path only for the Llama modules ckpt knows; keep --to kohya")
+            let table = names ?? architecture?.architecture.flatMap(GGUFArchitectureNames.init(architecture:)) ?? .llama
+            guard let hf = table.hfModule(flattened: key) ?? table.hfModule(flattened: "model_" + key) else {
+                throw LowRankEditError.layoutNotWritable(path: path, reason: "kohya module '\(escapedForTerminal(module))': flattened names ('.' turned into '_') give back a module path only for the \(table.architecture) modules ckpt knows; keep --to kohya")
             }
             return hf
         }
@@ -100,7 +133,7 @@ struct ModuleRenaming {
     func permuteRotaryRows(_ module: inout LoRAOutput.Module, ggufModule: String, inverse: Bool) throws {
         guard ggufModule.hasSuffix(".attn_q") || ggufModule.hasSuffix(".attn_k") else { return }
         guard let config, let heads = LlamaNames.permutedHeads(ggufModule: ggufModule, config: config) else {
-            throw LowRankEditError.layoutNotWritable(path: path, reason: "module '\(escapedForTerminal(module.module))' is a rotary projection whose rows llama.cpp's converter permutes per head: pass --base-config with the base model's config.json (or its folder, or the GGUF base) for the head counts")
+            throw LowRankEditError.layoutNotWritable(path: path, reason: "module '\(escapedForTerminal(module.module))' is a rotary projection whose rows llama.cpp's converter permutes per head (llama only): pass --base-config with the base model's config.json (or its folder, or the GGUF base) for the head counts")
         }
         let permutation = RowPermutation(heads: heads, inverse: inverse)
         guard module.kind == .linear, permutation.fits(rows: module.b.rows), (module.bias?.count ?? module.b.rows) == module.b.rows else {

@@ -10,18 +10,31 @@ import CheckpointLinalg
 /// permutation moves values without arithmetic, so the merge gives the same bits as merging into the
 /// Hugging Face base and converting afterwards.
 enum GGUFBaseMapping {
-    /// `adapters` with HF-named modules mapped onto `base`'s llama.cpp names; unchanged when the base
-    /// is not a llama.cpp-named GGUF or no adapter needs mapping. Refuses an architecture whose names
-    /// ckpt does not know, listing those it does.
+    /// `adapters` with HF-named modules mapped onto `base`'s llama.cpp names, and GGUF adapters meeting
+    /// a Hugging Face-named base named back (`GGUFAdapterOnHFBase`); unchanged otherwise. Refuses an
+    /// architecture whose names ckpt does not know, listing those it does, and an adapter that declares
+    /// an architecture other than a GGUF base's, naming both.
     static func adapt(_ adapters: [Adapter], base: any CheckpointReader, untie: Bool) throws -> [Adapter] {
-        guard BaseNames.isLlamaCppNamed(base.tensors), adapters.contains(where: needsMapping) else { return adapters }
+        let llamaCppBase = BaseNames.isLlamaCppNamed(base.tensors)
+        let declared = llamaCppBase ? base.metadata.gguf.flatMap { GGUFArchitectureSource.declared(by: $0, file: base.path) } : nil
+        // GGUF adapters here; Hugging Face-named ones once the base's architecture is known to be mapped.
+        for adapter in adapters where adapter.format == .gguf {
+            _ = try GGUFArchitectureSource.agreeing(try AdapterSource.architecture(adapter), declared)
+        }
+        let adapters = try adapters.map { adapter in
+            !llamaCppBase && adapter.format == .gguf ? try GGUFAdapterOnHFBase.map(adapter, base: base) : adapter
+        }
+        guard llamaCppBase, adapters.contains(where: needsMapping) else { return adapters }
         guard let gguf = base.metadata.gguf else {
             throw SurgeryError.unsupported(path: base.path, what: "merging an adapter with Hugging Face module names into a base with llama.cpp tensor names but no GGUF metadata (the architecture decides the names and the Q/K permutation); merge into the GGUF file itself")
         }
         let architecture = gguf[GGUFConstants.Key.architecture]?.text ?? "(none)"
         guard let names = GGUFArchitectureNames(architecture: architecture) else {
             let kinds = adapters.filter(needsMapping).map { "\(escapedForTerminal($0.path)) (\($0.format.rawValue))" }.joined(separator: ", ")
-            throw SurgeryError.unsupported(path: base.path, what: "mapping the Hugging Face module names of \(kinds) onto llama.cpp names of GGUF architecture '\(escapedForTerminal(architecture))' (ckpt knows \(GGUFArchitectureNames.supported.joined(separator: ", ")); a GGUF LoRA adapter, whose tensors already carry llama.cpp names, merges into any architecture)")
+            throw SurgeryError.unsupported(path: base.path, what: "mapping the Hugging Face module names of \(kinds) onto llama.cpp names of GGUF architecture '\(escapedForTerminal(architecture))' (ckpt knows \(GGUFArchitectureNames.supported.joined(separator: ", ")); a GGUF LoRA adapter, whose tensors already carry llama.cpp names, merges into any base of its own architecture)")
+        }
+        for adapter in adapters where needsMapping(adapter) {
+            _ = try GGUFArchitectureSource.agreeing(try AdapterSource.architecture(adapter), declared)
         }
         let config = names.permutesQK ? try LlamaConfig(gguf: gguf, file: base.path) : nil
         let kohyaNames = KohyaNames(base: base.tensors, names: names)

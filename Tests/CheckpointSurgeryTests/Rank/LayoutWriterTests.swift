@@ -19,6 +19,7 @@ func unchangedOutput(_ adapter: Adapter, dtype: DType = .f32) -> LoRAOutput {
 
 @Suite struct LayoutWriterTests {
     static let gguf = RankFixtures.folder + "/gguf"
+    static let llama = GGUFArchitectureSource(architecture: "llama", evidence: "test")
 
     /// The GGUF writer gives the llama.cpp layout the gguf fixture's reference was written in with
     /// gguf-py following convert_lora_to_gguf.py: the same names, shapes and bits of every factor
@@ -27,11 +28,12 @@ func unchangedOutput(_ adapter: Adapter, dtype: DType = .f32) -> LoRAOutput {
         let adapter = try Adapter.load(path: Self.gguf + "/peft_lora")
         let folder = try RankFixtures.temporaryFolder("gguf-writer")
         defer { try? FileManager.default.removeItem(atPath: folder) }
-        let options = AdapterOutputWriter.Options(llamaConfig: try LlamaConfig.read(Self.gguf + "/hf_llama"))
+        let options = AdapterOutputWriter.Options(llamaConfig: try LlamaConfig.read(Self.gguf + "/hf_llama"), architecture: Self.llama)
         let written = try AdapterOutputWriter.write(unchangedOutput(adapter), layout: .gguf, to: folder + "/a.gguf", options: options, overwrite: false)
         #expect(written.notes.contains { $0.contains("2 module(s)") && $0.contains("blk.0.ffn_up, blk.1.ffn_up") })
         let ours = try Checkpoint.open(folder + "/a.gguf"), reference = try Checkpoint.open(Self.gguf + "/peft_lora.gguf")
         #expect(ours.metadata.gguf?["adapter.lora.alpha"] == .float32(8))
+        #expect(ours.metadata.gguf?["general.architecture"]?.text == "llama")
         #expect(ours.metadata.gguf?["general.type"]?.text == "adapter" && ours.metadata.gguf?["adapter.type"]?.text == "lora")
         #expect(Set(ours.tensors.map(\.name)) == Set(reference.tensors.map(\.name)))
         let mine = AdapterTensors(reader: ours), theirs = AdapterTensors(reader: reference)
@@ -95,9 +97,10 @@ func unchangedOutput(_ adapter: Adapter, dtype: DType = .f32) -> LoRAOutput {
 
     /// What a layout cannot hold is refused with the module's name and the layout that can.
     @Test func inexpressibleModulesAreRefusedByName() throws {
-        func message(_ output: LoRAOutput, _ layout: AdapterFormat, _ path: String, config: LlamaConfig? = nil) -> String {
+        func message(_ output: LoRAOutput, _ layout: AdapterFormat, _ path: String, config: LlamaConfig? = nil,
+                     architecture: GGUFArchitectureSource? = Self.llama) -> String {
             do {
-                try AdapterOutputWriter.write(output, layout: layout, to: path, options: .init(llamaConfig: config), overwrite: false)
+                try AdapterOutputWriter.write(output, layout: layout, to: path, options: .init(llamaConfig: config, architecture: architecture), overwrite: false)
                 return ""
             } catch {
                 return "\(error)"
@@ -109,7 +112,13 @@ func unchangedOutput(_ adapter: Adapter, dtype: DType = .f32) -> LoRAOutput {
         var biased = q
         biased.bias = Array(repeating: 0, count: 32)
         #expect(message(LoRAOutput(modules: [biased], dtype: .f32), .kohya, folder + "/b.safetensors").contains("'model.layers.0.self_attn.q_proj' has a lora_B.bias"))
-        #expect(message(LoRAOutput(modules: [q], dtype: .f32), .gguf, folder + "/q.gguf").contains("--base-config"))
+        #expect(message(LoRAOutput(modules: [q], dtype: .f32), .gguf, folder + "/q.gguf").contains("rotary projection whose rows llama.cpp's converter permutes per head (llama only): pass --base-config"))
+        #expect(message(LoRAOutput(modules: [q], dtype: .f32), .gguf, folder + "/q.gguf", architecture: nil).contains("cannot tell which llama.cpp architecture"))
+        // qwen2 needs no head counts: Q is written as it is, named by qwen2's table.
+        #expect(message(LoRAOutput(modules: [q], dtype: .f32), .gguf, folder + "/q2.gguf", architecture: GGUFArchitectureSource(architecture: "qwen2", evidence: "test")) == "")
+        let written = try Checkpoint.open(folder + "/q2.gguf")
+        #expect(written.tensors.map(\.name) == ["blk.0.attn_q.weight.lora_a", "blk.0.attn_q.weight.lora_b"] && written.metadata.gguf?["general.architecture"]?.text == "qwen2")
+        try FileManager.default.removeItem(atPath: folder + "/q2.gguf")
         let conv = LoRAOutput.Module(module: "model.layers.0.mlp.up_proj", kind: .convolution, kernel: [3, 3], b: Matrix(rows: 4, columns: 1), a: Matrix(rows: 1, columns: 18), alpha: 1)
         #expect(message(LoRAOutput(modules: [conv], dtype: .f32), .gguf, folder + "/c.gguf").contains("convolution update"))
         let unknown = LoRAOutput.Module(module: "encoder.block.0.attention.q", kind: .linear, kernel: [], b: Matrix(rows: 4, columns: 1), a: Matrix(rows: 1, columns: 4), alpha: 1)

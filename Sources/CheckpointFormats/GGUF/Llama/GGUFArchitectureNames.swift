@@ -70,6 +70,21 @@ public struct GGUFArchitectureNames: Sendable {
         return layerModules.first { $0.gguf == rest }.map { "model.layers.\(layer).\($0.hf)" }
     }
 
+    /// The Hugging Face module path whose kohya-flattened form (`.` → `_`, no `lora_*_` prefix) is
+    /// `flattened`, or nil. Flattening is not reversible in general; this architecture's names are known.
+    public func hfModule(flattened: String) -> String? {
+        func flat(_ name: String) -> String { String(name.map { $0 == "." ? "_" : $0 }) }
+        if let hit = LlamaNames.globalModules.first(where: { flat($0.hf) == flattened }) {
+            return hit.hf == "lm_head" && !hasOutputTensor ? nil : hit.hf
+        }
+        guard flattened.hasPrefix("model_layers_") else { return nil }
+        let rest = flattened.dropFirst("model_layers_".count)
+        guard let underscore = rest.firstIndex(of: "_"), !rest[..<underscore].isEmpty,
+              rest[..<underscore].allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
+        let layer = rest[..<underscore], suffix = String(rest[rest.index(after: underscore)...])
+        return layerModules.first { flat($0.hf) == suffix }.map { "model.layers.\(layer).\($0.hf)" }
+    }
+
     /// Whether the llama.cpp module is a norm whose stored weight the converter offset by one.
     public func isOffsetNorm(ggufModule: String) -> Bool {
         normsOffsetByOne && ggufModule.hasSuffix("_norm")

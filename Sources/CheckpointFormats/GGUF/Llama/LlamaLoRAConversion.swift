@@ -1,34 +1,43 @@
 import CheckpointCore
 
-/// `ckpt convert ADAPTER_DIR out.gguf --arch llama`: a PEFT LoRA of a Llama-family model to the GGUF
-/// adapter layout of llama.cpp's convert_lora_to_gguf.py: `<gguf base name>.lora_a` / `.lora_b`, the
-/// Q/K row permutation applied to `lora_b`, `token_embd`'s A transposed, one `adapter.lora.alpha`;
+/// `ckpt convert ADAPTER_DIR out.gguf --arch ARCH`: a PEFT LoRA to the GGUF adapter layout of llama.cpp's
+/// convert_lora_to_gguf.py for that architecture (llama, qwen2, qwen3, gemma, gemma2):
+/// `<gguf base name>.lora_a` / `.lora_b`, for llama the Q/K row permutation applied to `lora_b`,
+/// `token_embd`'s A transposed, `general.architecture` and one `adapter.lora.alpha`;
 /// a per-module scale one alpha cannot express (alpha_pattern, rsLoRA with rank_pattern) is baked
 /// into that module's `lora_b`.
 public enum LlamaLoRAConversion {
-    public static func prepare(folder: String, reader: any CheckpointReader, plan: inout ConversionPlan, baseConfig: String?) throws -> LlamaConversion.Prepared {
+    public static func prepare(folder: String, reader: any CheckpointReader, plan: inout ConversionPlan, baseConfig: String?,
+                               names: GGUFArchitectureNames = .llama) throws -> LlamaConversion.Prepared {
         let adapter = try PEFTLoRAConfig(folder: folder)
         if adapter.useDoRA || reader.tensors.contains(where: { $0.name.hasSuffix("lora_magnitude_vector") }) {
             throw LlamaConversion.MappingError(description: "'\(escapedForTerminal(folder))' is a DoRA adapter: llama.cpp's LoRA format has no magnitude vectors; merge it into the base model instead")
         }
-        let config = try LlamaConfig.read(try locateBaseConfig(folder: folder, adapter: adapter, explicit: baseConfig))
+        // Head counts matter to llama alone (the only converter that permutes Q/K); the others read the
+        // config when there is one, for its tied embeddings.
+        let config = names.permutesQK ? try LlamaConfig.read(try locateBaseConfig(folder: folder, adapter: adapter, explicit: baseConfig))
+            : (try? locateBaseConfig(folder: folder, adapter: adapter, explicit: baseConfig)).flatMap { try? LlamaConfig.read($0) }
         let ranks = Dictionary(reader.tensors.compactMap { tensor -> (String, Int)? in
             guard let (module, part) = split(tensor.name), part == "lora_A.weight" || part == "lora_embedding_A" else { return nil }
             return (module, tensor.shape.first ?? 0)
         }, uniquingKeysWith: { first, _ in first })
-        if config.tieWordEmbeddings, reader.tensors.contains(where: { split($0.name)?.0 == "lm_head" }) {
+        let trainsHead = reader.tensors.contains { split($0.name)?.0 == "lm_head" }
+        if trainsHead, !names.hasOutputTensor {
+            throw LlamaConversion.MappingError(description: "the adapter trains lm_head, but llama.cpp's \(names.architecture) models have no output tensor (token_embd is the output layer; convert_lora_to_gguf.py refuses this too); exclude lm_head")
+        }
+        if config?.tieWordEmbeddings == true, trainsHead {
             throw LlamaConversion.MappingError(description: "the adapter trains lm_head of a model with tied embeddings: the GGUF has no output.weight to apply it to (llama.cpp's converter refuses this too); untie the embeddings or exclude lm_head")
         }
         let alpha = adapter.ggufAlpha
         var baked: [String] = []
         var baseCopies = 0
-        try plan.map(architecture: "llama LoRA") { tensor -> TensorTransform?? in
+        try plan.map(architecture: "\(names.architecture) LoRA") { tensor -> TensorTransform?? in
             // PEFT saves targeted embeddings whole (save_embedding_layers): base weights, not the adapter.
             if tensor.name.hasSuffix(".base_layer.weight") {
                 baseCopies += 1
                 return .some(nil)
             }
-            guard let (module, part) = split(tensor.name), let base = LlamaNames.ggufModule(module) else { return nil }
+            guard let (module, part) = split(tensor.name), let base = names.ggufModule(module) ?? names.ggufModule("model." + module) else { return nil }
             let name = base + ".weight"
             switch part {
             case "lora_A.weight": return TensorTransform(name: name + ".lora_a")
@@ -40,13 +49,13 @@ public enum LlamaLoRAConversion {
                 let factor = wanted / expressed
                 let scale: Double? = abs(factor - 1) > 1e-12 ? factor : nil
                 if scale != nil { baked.append(module) }
-                let heads = LlamaNames.permutedHeads(ggufModule: base, config: config)
+                let heads = names.permutesQK ? config.flatMap { LlamaNames.permutedHeads(ggufModule: base, config: $0) } : nil
                 return TensorTransform(name: name + ".lora_b", rowPermutation: heads.map { RowPermutation(heads: $0) }, scale: scale)
             default: return nil
             }
         }
         var metadata = GGUFMetadata([
-            GGUFKeyValue(GGUFConstants.Key.architecture, .string("llama")),
+            GGUFKeyValue(GGUFConstants.Key.architecture, .string(names.architecture)),
             GGUFKeyValue(GGUFConstants.Key.type, .string("adapter")),
             GGUFKeyValue("adapter.type", .string("lora")),
             GGUFKeyValue("adapter.lora.alpha", .float32(Float(alpha))),

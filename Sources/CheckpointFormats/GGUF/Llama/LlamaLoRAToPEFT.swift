@@ -1,35 +1,40 @@
 import CheckpointCore
 
-/// `ckpt convert ADAPTER.gguf OUT_DIR/ --arch llama`: a llama.cpp LoRA adapter back to a PEFT folder
-/// (`adapter_model.safetensors` + `adapter_config.json`): PEFT names, lora_b rows of Q/K un-permuted,
+/// `ckpt convert ADAPTER.gguf OUT_DIR/ --arch ARCH`: a llama.cpp LoRA adapter back to a PEFT folder
+/// (`adapter_model.safetensors` + `adapter_config.json`): PEFT names from the architecture's table,
+/// for llama the lora_b rows of Q/K un-permuted,
 /// token_embd's A transposed back, and llama.cpp's scale (alpha / each tensor's rank; 1 when alpha is
 /// 0) expressed with lora_alpha, rank_pattern and alpha_pattern.
 public enum LlamaLoRAToPEFT {
-    public static func prepare(reader: any CheckpointReader, plan: inout ConversionPlan, baseConfig: String?) throws -> LlamaConversion.Prepared {
+    public static func prepare(reader: any CheckpointReader, plan: inout ConversionPlan, baseConfig: String?,
+                               names: GGUFArchitectureNames = .llama) throws -> LlamaConversion.Prepared {
         guard let metadata = reader.metadata.gguf else { return LlamaConversion.Prepared(metadata: CheckpointMetadata(), notes: []) }
         let adapter = try GGUFLoRAAdapter(metadata: metadata, tensors: reader.tensors, file: reader.path)
-        guard let baseConfig else {
-            throw LlamaConversion.MappingError(description: "the Q/K rows of lora_b are un-permuted with the base model's head counts: pass --base-config with the base model's config.json (or its folder)")
+        var config: LlamaConfig?
+        if names.permutesQK {
+            guard let baseConfig else {
+                throw LlamaConversion.MappingError(description: "the Q/K rows of lora_b are un-permuted with the base model's head counts: pass --base-config with the base model's config.json (or its folder)")
+            }
+            config = try LlamaConfig.read(baseConfig)
         }
-        let config = try LlamaConfig.read(baseConfig)
         var ranks: [(module: String, rank: Int)] = []
         for pair in adapter.pairs {
-            guard let module = LlamaNames.hfModule(String(pair.base.dropLast(".weight".count))) else {
-                throw ConversionPlan.PlanError.unmappedTensor(tensor: pair.base, architecture: "llama LoRA")
+            guard let module = names.hfModule(String(pair.base.dropLast(".weight".count))) else {
+                throw ConversionPlan.PlanError.unmappedTensor(tensor: pair.base, architecture: "\(names.architecture) LoRA")
             }
             ranks.append((module, pair.rank))
         }
-        try plan.map(architecture: "llama LoRA") { tensor -> TensorTransform?? in
+        try plan.map(architecture: "\(names.architecture) LoRA") { tensor -> TensorTransform?? in
             if tensor.name.hasSuffix("_norm.weight") { return .some(nil) }
             let isA = tensor.name.hasSuffix(".lora_a")
             let base = String(tensor.name.dropLast(".lora_a".count))
-            guard base.hasSuffix(".weight"), let module = LlamaNames.hfModule(String(base.dropLast(".weight".count))) else { return nil }
+            guard base.hasSuffix(".weight"), let module = names.hfModule(String(base.dropLast(".weight".count))) else { return nil }
             let prefix = "base_model.model." + module
             if base == "token_embd.weight" {
                 return isA ? TensorTransform(name: prefix + ".lora_embedding_A", transposed: true) : TensorTransform(name: prefix + ".lora_embedding_B")
             }
             if isA { return TensorTransform(name: prefix + ".lora_A.weight") }
-            let heads = LlamaNames.permutedHeads(ggufModule: String(base.dropLast(".weight".count)), config: config)
+            let heads = config.flatMap { LlamaNames.permutedHeads(ggufModule: String(base.dropLast(".weight".count)), config: $0) }
             return TensorTransform(name: prefix + ".lora_B.weight", rowPermutation: heads.map { RowPermutation(heads: $0, inverse: true) })
         }
         // The most common rank is `r`; others go to rank_pattern (full module paths match exactly).

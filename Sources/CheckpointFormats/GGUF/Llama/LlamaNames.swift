@@ -13,16 +13,7 @@ public enum LlamaNames {
 
     /// The Hugging Face module path whose kohya-flattened form (`.` → `_`, no `lora_*_` prefix) is
     /// `flattened`, or nil. Flattening is not reversible in general; the Llama names are known.
-    public static func hfModule(flattened: String) -> String? {
-        func flat(_ name: String) -> String { String(name.map { $0 == "." ? "_" : $0 }) }
-        if let hit = globalModules.first(where: { flat($0.hf) == flattened }) { return hit.hf }
-        guard flattened.hasPrefix("model_layers_") else { return nil }
-        let rest = flattened.dropFirst("model_layers_".count)
-        guard let underscore = rest.firstIndex(of: "_"), !rest[..<underscore].isEmpty,
-              rest[..<underscore].allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
-        let layer = rest[..<underscore], suffix = String(rest[rest.index(after: underscore)...])
-        return GGUFArchitectureNames.llama.layerModules.first { flat($0.hf) == suffix }.map { "model.layers.\(layer).\($0.hf)" }
-    }
+    public static func hfModule(flattened: String) -> String? { GGUFArchitectureNames.llama.hfModule(flattened: flattened) }
 
     /// Heads whose Q/K rows llama.cpp's converter permutes for a module, or nil.
     public static func permutedHeads(ggufModule: String, config: LlamaConfig) -> Int? {
