@@ -25,3 +25,16 @@ long long ckpt_copy_file_range(int in_fd, long long *in_offset, int out_fd, long
     return -(long long)ENOSYS;
 #endif
 }
+
+int ckpt_set_direct_io(int fd, int on) {
+#ifdef O_DIRECT
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0) return errno;
+    int wanted = on ? (flags | O_DIRECT) : (flags & ~O_DIRECT);
+    if (wanted != flags && fcntl(fd, F_SETFL, wanted) != 0) return errno;
+    return 0;
+#else
+    (void)fd; (void)on;
+    return ENOSYS;
+#endif
+}

@@ -104,7 +104,7 @@ static inline __m128 merge4(__m128 w4, __m128 p4, __m128 vscale, __m256d vsign, 
 /// equal merge4's; `merged` then holds floats that round to them. Energies go into the lanes as two
 /// merge4 steps would add them. Returns the mask of lanes that are not finite where w is.
 __attribute__((target("avx2,fma")))
-static inline int merge8(const float *w, const float *p, __m256 vscale, __m256 signbit, float scale, double sign, int to_bf16,
+static inline __attribute__((always_inline)) int merge8(const float *w, const float *p, __m256 vscale, __m256 signbit, float scale, double sign, int to_bf16,
                          __m256d *eb, __m256d *ec, float *merged) {
     const __m256i magnitude = _mm256_set1_epi32(0x7FFFFFFF), largest = _mm256_set1_epi32(0x7F7FFFFF);
     const __m256i low16 = _mm256_set1_epi32(0xFFFF), midpoint = _mm256_set1_epi32(0x8000);

@@ -74,6 +74,7 @@ struct MergeCommand: ParsableCommand {
     func run() throws {
         let started = Clock.now()
         let target = try outputOptions.target()
+        outputOptions.chooseWriteMode()
         let residualTarget = try residual.map { try SurgeryOutputArguments.resolve($0, shardSize: nil) }
         let (loaded, weights) = try adapterOptions.loadAdapters(adapters)
         var job = try MergeJob(basePath: base, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched, untie: untie, requantFallback: adapterOptions.requantFallbackType()))

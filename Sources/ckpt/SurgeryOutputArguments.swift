@@ -23,6 +23,14 @@ struct SurgeryOutputArguments: ParsableArguments {
     @Flag(name: .long, help: "No progress line and no summary.")
     var quiet = false
 
+    @Flag(name: .customLong("page-cache"), help: "Write the output through the page cache. By default it goes to the disk directly (O_DIRECT, where the file system supports it): the disk writes while the next tensors are computed and the page cache stays with the inputs.")
+    var pageCache = false
+
+    /// Chooses how the outputs about to be created are written (see `AtomicOutput.directWrites`).
+    func chooseWriteMode() {
+        AtomicOutput.directWrites.store(!pageCache, ordering: .relaxed)
+    }
+
     func target() throws -> OutputTarget { try Self.resolve(output, shardSize: shardSize) }
 
     static func resolve(_ path: String, shardSize: String?) throws -> OutputTarget {

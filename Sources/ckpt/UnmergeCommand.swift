@@ -39,6 +39,7 @@ struct UnmergeCommand: ParsableCommand {
     func run() throws {
         let started = Clock.now()
         let target = try outputOptions.target()
+        outputOptions.chooseWriteMode()
         let (loaded, weights) = try adapterOptions.loadAdapters(adapters)
         var job = try UnmergeJob(mergedPath: merged, adapters: loaded, weights: weights, options: .init(ignoreUnmatched: adapterOptions.ignoreUnmatched, requantFallback: adapterOptions.requantFallbackType()), residualPath: residual)
         if let threads = adapterOptions.threads { job.threads = threads }

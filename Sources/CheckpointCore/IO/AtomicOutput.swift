@@ -2,6 +2,7 @@
 import Glibc
 #endif
 import CFileIO
+import Synchronization
 
 /// A file written under a temporary name in its destination folder and renamed into place only when
 /// complete (`fsync(2)` then `rename(2)`, then `fsync` of the folder).
@@ -11,11 +12,21 @@ import CFileIO
 /// `TemporaryFiles`); after SIGKILL it remains until the next output to the same destination removes
 /// it (`StaleTemporaries`). Small writes are coalesced in a buffer; large ones go straight to `write(2)`.
 /// With an `OutputFilter` (zstd), every byte passes through the filter and the file holds its output.
+/// While `directWrites` is on, outputs created go to the device with O_DIRECT (`DirectStaging`)
+/// where the file system allows it.
 public final class AtomicOutput {
+    /// Whether outputs created from now on bypass the page cache (commands that compute their output,
+    /// merge and unmerge, turn it on; `--page-cache` turns it off). Process-wide because it is a
+    /// choice about the machine's I/O, not about any one format's writer.
+    public static let directWrites = Atomic<Bool>(false)
     public let destination: String
     public let temporaryPath: String
-    /// Bytes in the file so far (after the filter, when there is one).
+    /// Bytes handed to the file so far (after the filter, when there is one).
     public private(set) var bytesWritten: Int = 0
+    /// The O_DIRECT staging buffer, when `directWrites` was on and the file system took the flag.
+    private let staging: DirectStaging?
+    /// Whether this output bypasses the page cache (O_DIRECT asked for and taken by the file system).
+    public var writesDirectly: Bool { staging != nil }
     private let overwrite: Bool
     private let filter: OutputFilter?
     private var descriptor: Int32
@@ -29,7 +40,8 @@ public final class AtomicOutput {
     private static let writebackStep = 1 << 25
 
     /// Creates the temporary file. Fails with `EEXIST` when the destination exists and `overwrite` is false.
-    public init(destination: String, overwrite: Bool, filter: OutputFilter? = nil) throws(FileError) {
+    /// `direct` chooses O_DIRECT for this output; nil follows `directWrites`.
+    public init(destination: String, overwrite: Bool, filter: OutputFilter? = nil, direct: Bool? = nil) throws(FileError) {
         var info = stat()
         if !overwrite, lstat(destination, &info) == 0 {
             throw FileError(path: destination, operation: "create", errno: EEXIST)
@@ -46,7 +58,8 @@ public final class AtomicOutput {
         self.filter = filter
         self.descriptor = created.descriptor
         self.token = created.token
-        pending.reserveCapacity(AtomicOutput.bufferSize)
+        staging = (direct ?? AtomicOutput.directWrites.load(ordering: .relaxed)) ? DirectStaging(descriptor: created.descriptor, path: created.path) : nil
+        if staging == nil { pending.reserveCapacity(AtomicOutput.bufferSize) }
     }
 
     deinit { abort() }
@@ -71,6 +84,11 @@ public final class AtomicOutput {
     /// to `write(2)` rather than through a copy into the buffer.
     private func store(_ bytes: UnsafeRawBufferPointer) throws(FileError) {
         guard bytes.count > 0 else { return }
+        if let staging {
+            try staging.append(bytes)
+            bytesWritten += bytes.count
+            return
+        }
         if bytes.count >= AtomicOutput.bufferSize / 2 {
             try flush()
             try writeAll(bytes)
@@ -95,6 +113,11 @@ public final class AtomicOutput {
             throw RangeError(path: file.path, offset: offset, length: count, fileSize: file.size)
         }
         try flush()
+        if let staging, filter == nil {
+            try staging.append(from: file, offset: offset, length: count)
+            bytesWritten += count
+            return
+        }
         var inputOffset = Int64(offset)
         var remaining = count
         // Each way is given up for the next on the errors that mean "not between these files".
@@ -140,6 +163,7 @@ public final class AtomicOutput {
         guard !finished else { return }
         if let filter { try filtered { emit in try filter.finish(emit: emit) } }
         try flush()
+        try staging?.finish()
         guard fsync(descriptor) == 0 else { throw FileError(path: temporaryPath, operation: "fsync", errno: errno) }
         guard close(descriptor) == 0 else {
             descriptor = -1
@@ -173,6 +197,8 @@ public final class AtomicOutput {
     public func abort() {
         guard !finished else { return }
         finished = true
+        // A direct write still on its way must not land on a closed (or reused) descriptor.
+        staging?.drain()
         if descriptor >= 0 { close(descriptor) }
         descriptor = -1
         unlink(temporaryPath)
