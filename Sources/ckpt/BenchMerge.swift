@@ -75,6 +75,8 @@ struct BenchMerge {
     struct Result {
         var cpSync: BenchMeasurement
         var merge: BenchMeasurement
+        /// The same merge writing through the page cache (`--page-cache`), for comparison.
+        var pageCacheMerge: BenchMeasurement
         var torch: BenchMeasurement?
         /// In-process time to form every ΔW once (median), and the elements formed.
         var deltaSeconds: Double
@@ -89,7 +91,7 @@ struct BenchMerge {
         var text: String {
             func seconds(_ value: Double) -> String { ByteSize.formatted(value, decimals: 3) }
             var rows: [[String]] = [["command", "median s", "min–max s", "÷ (cp+fsync + ΔW)", "user s", "sys s", "ru_maxrss", "own peak"]]
-            for m in [cpSync, merge] + (torch.map { [$0] } ?? []) {
+            for m in [cpSync, merge, pageCacheMerge] + (torch.map { [$0] } ?? []) {
                 rows.append([m.label, seconds(m.seconds), "\(seconds(m.fastest))–\(seconds(m.slowest))", ByteSize.formatted(m.seconds / baseline, decimals: 2),
                              seconds(m.userSeconds), seconds(m.systemSeconds), ByteSize.describe(m.maxRSS), m.sampledPeak.map(ByteSize.describe) ?? "-"])
             }
@@ -123,12 +125,13 @@ struct BenchMerge {
                 JSONMember("baseline_seconds", number(baseline)),
                 JSONMember("ratio", number(ratio)),
                 JSONMember("rss_budget_bytes", .number(String(rssBudget))),
-                JSONMember("measurements", .array(([cpSync, merge] + (torch.map { [$0] } ?? [])).map(entry))),
+                JSONMember("measurements", .array(([cpSync, merge, pageCacheMerge] + (torch.map { [$0] } ?? [])).map(entry))),
             ])
         }
     }
 
-    /// Runs cp + fsync, ckpt merge and (if available) the torch merge `repeat` times, interleaved.
+    /// Runs cp + fsync, ckpt merge (direct and through the page cache) and (if available) the torch
+    /// merge `repeat` times, interleaved.
     static func measure(model: BenchModel, layers: Int, folder: BenchFolder, repeat count: Int, status: BenchStatus) throws -> Result {
         status.show("generating the rank-\(rank) adapter")
         let adapter = try generateAdapter(in: folder.file("adapter"), layers: layers)
@@ -138,6 +141,7 @@ struct BenchMerge {
         var cases: [(label: String, arguments: [String], fsync: Bool)] = [
             ("cp + fsync", ["/bin/cp", model.path, output], true),
             ("ckpt merge", [ckpt, "merge", model.path, adapter, "-o", output, "--force", "--quiet"], false),
+            ("ckpt merge --page-cache", [ckpt, "merge", model.path, adapter, "-o", output, "--force", "--quiet", "--page-cache"], false),
         ]
         if let python = torchPython() {
             let script = folder.file("torch_merge.py")
@@ -169,7 +173,7 @@ struct BenchMerge {
             elements = try job.formAllDeltas()
             times.append(Clock.now() - start)
         }
-        return Result(cpSync: results[0], merge: results[1], torch: results.count > 2 ? results[2] : nil,
+        return Result(cpSync: results[0], merge: results[1], pageCacheMerge: results[2], torch: results.count > 3 ? results[3] : nil,
                       deltaSeconds: BenchStatistics.median(times), deltaElements: elements, largestTensor: model.largestTensor)
     }
 }
