@@ -107,7 +107,11 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .long, help: "No progress line and no report.")
     var quiet = false
 
+    @Flag(name: .customLong("page-cache"), help: "Write the output through the page cache. By default it goes to the disk directly (O_DIRECT, where the file system supports it), which keeps the disk streaming and the page cache for the input.")
+    var pageCache = false
+
     func run() throws {
+        AtomicOutput.directWrites.store(!pageCache, ordering: .relaxed)
         let floatType = try dtype.map { try parseDType($0, option: "--dtype") }
         let intType = try intDType.map { try parseDType($0, option: "--int-dtype") }
         var maxShard: Int?
