@@ -89,9 +89,7 @@ public struct RandomizedSVD: Sendable {
         let captured = y.squaredSum
         residualFrobeniusSquared = max(frobeniusSquared - captured, 0)
         // Z is orthonormal only to rounding: A·Z·Zᵀ differs from the projection by ‖ZᵀZ − I‖.
-        var gram = try GEMM.product(z, .transposed, z, .none)
-        for i in 0..<gram.rows { gram.elements[i * gram.columns + i] -= 1 }
-        let orthogonality = gram.squaredSum.squareRoot() + Self.roundingBound(inner: n) * Double(l)
+        let orthogonality = z.orthonormalityDefect
         let productError = Self.roundingBound(inner: n) * Double(l).squareRoot() * frobeniusSquared.squareRoot()
         // dsdot rounds each square to Float32 before adding in Double: ≤ u/2 relative on each norm.
         let normsError = Double(Float.ulpOfOne) / 2 * (frobeniusSquared + captured)
