@@ -57,6 +57,11 @@ public struct RandomizedSVD: Sendable {
 
     /// Sketches `a` for `rank` components (l = min(rank + oversampling, m, n) columns).
     public init(_ a: Matrix, rank: Int, options: Options = Options()) throws(LinalgError) {
+        // The passes run on PanelProduct's threads; the BLAS calls left are on l-column panels.
+        self = try BLASThreads.single { () throws(LinalgError) in try Self(sketching: a, rank: rank, options: options) }
+    }
+
+    private init(sketching a: Matrix, rank: Int, options: Options) throws(LinalgError) {
         let m = a.rows, n = a.columns
         let l = min(max(rank, 1) + options.oversampling, m, n)
         frobeniusSquared = a.squaredSum
@@ -71,15 +76,15 @@ public struct RandomizedSVD: Sendable {
         }
         var random = SeededGaussian(seed: options.seed)
         var z = try ThinQR(random.matrix(rows: n, columns: l)).q
-        var y = try GEMM.product(a, .none, z, .none)
+        var y = try PanelProduct.times(a, z)
         for iteration in 0..<options.powerIterations {
             let q = try ThinQR(y)
             if iteration == options.powerIterations - 1 {
                 // σ(Y) = σ(R) of its QR: the previous sketch's spectrum at the cost of an l×l SVD.
                 previousSquares = try SingularValues.double(rows: q.r.rows, columns: q.r.columns, rowMajor: q.r.elements.map(Double.init)).map { $0 * $0 }
             }
-            z = try ThinQR(try GEMM.product(a, .transposed, q.q, .none)).q
-            y = try GEMM.product(a, .none, z, .none)
+            z = try ThinQR(try PanelProduct.transposedTimes(a, q.q)).q
+            y = try PanelProduct.times(a, z)
         }
         let core = try ThinSVD(y)  // Y = U·Σ·Wᵀ, so A·Z·Zᵀ = U·Σ·(Z·W)ᵀ
         var u = core.u
@@ -101,7 +106,8 @@ public struct RandomizedSVD: Sendable {
     /// Replaces the Frobenius upper bound of ‖R‖₂ by a block power iteration on the implicit
     /// residual A·(I − Z·Zᵀ) (7 skinny passes over A), for residuals too large for that bound.
     public mutating func estimateResidualSpectralNorm(of a: Matrix) throws(LinalgError) {
-        spectralEstimate = try SpectralNorm.residual(of: a, orthogonalTo: rowBasis, seed: seed &+ 1)
+        let (basis, start) = (rowBasis, seed &+ 1)
+        spectralEstimate = try BLASThreads.single { () throws(LinalgError) in try SpectralNorm.residual(of: a, orthogonalTo: basis, seed: start) }
     }
 
     /// Relative error bound of a Float32 inner product of length `inner` (Higham & Mary's
