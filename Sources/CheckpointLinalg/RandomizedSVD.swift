@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A randomized truncated SVD of a dense matrix (Halko, Martinsson & Tropp, 2011): a seeded Gaussian
 /// start, power (subspace) iterations re-orthonormalised by QR, and the exact SVD of the thin sketch.
 ///
@@ -64,7 +66,8 @@ public struct RandomizedSVD: Sendable {
     private init(sketching a: Matrix, rank: Int, options: Options) throws(LinalgError) {
         let m = a.rows, n = a.columns
         let l = min(max(rank, 1) + options.oversampling, m, n)
-        frobeniusSquared = a.squaredSum
+        var omega = Matrix(rows: n, columns: max(l, 0))
+        frobeniusSquared = Self.startInParallel(a, omega: &omega, seed: options.seed)
         guard frobeniusSquared.isFinite else { throw .nonFinite(operation: "randomized SVD") }
         guard l > 0 else {
             svd = ThinSVD(u: Matrix(rows: m, columns: 0), sigma: [], vt: Matrix(rows: 0, columns: n))
@@ -74,8 +77,7 @@ public struct RandomizedSVD: Sendable {
             seed = options.seed
             return
         }
-        var random = SeededGaussian(seed: options.seed)
-        var z = try ThinQR(random.matrix(rows: n, columns: l)).q
+        var z = try ThinQR(omega).q
         var y = try PanelProduct.times(a, z)
         for iteration in 0..<options.powerIterations {
             let q = try ThinQR(y)
@@ -101,6 +103,32 @@ public struct RandomizedSVD: Sendable {
         residualUncertainty = (2 * frobeniusSquared.squareRoot() + productError) * productError + 4 * orthogonality * frobeniusSquared + normsError
         rowBasis = z
         seed = options.seed
+    }
+
+    /// ‖A‖²_F and the Gaussian start Ω (`SeededGaussian(seed:)`'s numbers, row by row) on two
+    /// threads, each generating half of Ω and summing half of A: the one is arithmetic, the other a
+    /// memory pass, and neither needs the other. ‖A‖² is the two halves' dsdot sums, added in order.
+    static func startInParallel(_ a: Matrix, omega: inout Matrix, seed: UInt64) -> Double {
+        let parts = a.elements.count + omega.elements.count >= 1 << 16 ? 2 : 1
+        var halves = [Double](repeating: 0, count: parts)
+        a.elements.withUnsafeBufferPointer { source in
+            omega.elements.withUnsafeMutableBufferPointer { target in
+                halves.withUnsafeMutableBufferPointer { sums in
+                    // Each worker writes its own range of Ω and its own sum; the buffers outlive the call.
+                    nonisolated(unsafe) let (source, target, sums) = (source, target, sums)
+                    DispatchQueue.concurrentPerform(iterations: parts) { part in
+                        let low = source.count * part / parts, high = source.count * (part + 1) / parts
+                        sums[part] = Matrix.squaredSum(UnsafeBufferPointer(rebasing: source[low..<high]))
+                        // Pieces of Ω start at whole Box–Muller pairs.
+                        let pairs = (target.count + 1) / 2
+                        let first = 2 * (pairs * part / parts), end = min(2 * (pairs * (part + 1) / parts), target.count)
+                        var random = SeededGaussian(seed: seed, skippingPairs: first / 2)
+                        random.fill(UnsafeMutableBufferPointer(rebasing: target[first..<end]))
+                    }
+                }
+            }
+        }
+        return halves.reduce(0, +)
     }
 
     /// Replaces the Frobenius upper bound of ‖R‖₂ by a block power iteration on the implicit
