@@ -77,18 +77,18 @@ public struct RandomizedSVD: Sendable {
             seed = options.seed
             return
         }
-        var z = try ThinQR(omega).q
+        var z = try TallQR.factor(omega).q
         var y = try PanelProduct.times(a, z)
         for iteration in 0..<options.powerIterations {
-            let q = try ThinQR(y)
+            let q = try TallQR.factor(y)
             if iteration == options.powerIterations - 1 {
                 // σ(Y) = σ(R) of its QR: the previous sketch's spectrum at the cost of an l×l SVD.
                 previousSquares = try SingularValues.double(rows: q.r.rows, columns: q.r.columns, rowMajor: q.r.elements.map(Double.init)).map { $0 * $0 }
             }
-            z = try ThinQR(try PanelProduct.transposedTimes(a, q.q)).q
+            z = try TallQR.factor(try PanelProduct.transposedTimes(a, q.q)).q
             y = try PanelProduct.times(a, z)
         }
-        let core = try ThinSVD(y)  // Y = U·Σ·Wᵀ, so A·Z·Zᵀ = U·Σ·(Z·W)ᵀ
+        let core = try ThinSVD.ofTallPanel(y)  // Y = U·Σ·Wᵀ, so A·Z·Zᵀ = U·Σ·(Z·W)ᵀ
         var u = core.u
         var vt = try GEMM.product(core.vt, .none, z, .transposed)
         ThinSVD.normaliseSigns(u: &u, vt: &vt)
