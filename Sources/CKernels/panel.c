@@ -10,7 +10,8 @@
 // tail, row tail, portable): fma is exactly specified, so all give the same bits as the plain loop.
 //
 // The AVX2 tile is 6 rows × 16 columns: 12 accumulators, two panel vectors and one broadcast fill
-// the 16 registers, and each panel load serves six rows.
+// the 16 registers, and each panel load serves six rows. A remainder of 8 columns gets a 6 × 8
+// tile, fewer than 8 the scalar chain, which is why callers pad panels to a multiple of 8 columns.
 
 // Inner-index block of y = A·P: 6 rows × KB floats of A stay in L1 while the panel's four 16-column
 // strips pass over them; the panel block (KB × l floats) stays in L2.
@@ -53,12 +54,13 @@ static void tn_portable(const float *a, long m, long lda, long j0, long j1, cons
 
 #define LOAD2(s0, s1, at) \
     do { if (first) { s0 = _mm256_setzero_ps(); s1 = _mm256_setzero_ps(); } else { s0 = _mm256_loadu_ps(at); s1 = _mm256_loadu_ps((at) + 8); } } while (0)
+#define LOAD1(s0, at) do { s0 = first ? _mm256_setzero_ps() : _mm256_loadu_ps(at); } while (0)
 #define STORE2(s0, s1, at) do { _mm256_storeu_ps(at, s0); _mm256_storeu_ps((at) + 8, s1); } while (0)
 #define STEP(b, s0, s1) do { s0 = _mm256_fmadd_ps(b, v0, s0); s1 = _mm256_fmadd_ps(b, v1, s1); } while (0)
 
 __attribute__((target("avx2,fma")))
 static void nn_avx2(const float *a, long m, long n, long lda, const float *p, long l, float *y) {
-    const long strips = l / 16 * 16;
+    const long strips = l / 16 * 16, eights = l / 8 * 8;
     for (long j0 = 0; j0 < n; j0 += NN_BLOCK) {
         const long count = min_long(NN_BLOCK, n - j0);
         const int first = j0 == 0;
@@ -83,7 +85,24 @@ static void nn_avx2(const float *a, long m, long n, long lda, const float *p, lo
                 STORE2(s00, s01, yi + c); STORE2(s10, s11, yi + l + c); STORE2(s20, s21, yi + 2 * l + c);
                 STORE2(s30, s31, yi + 3 * l + c); STORE2(s40, s41, yi + 4 * l + c); STORE2(s50, s51, yi + 5 * l + c);
             }
-            if (strips < l) nn_scalar(a + i * lda, 6, lda, p, l, j0, count, strips, l - strips, first, yi);
+            if (eights > strips) {
+                __m256 s0, s1, s2, s3, s4, s5;
+                LOAD1(s0, yi + strips); LOAD1(s1, yi + l + strips); LOAD1(s2, yi + 2 * l + strips);
+                LOAD1(s3, yi + 3 * l + strips); LOAD1(s4, yi + 4 * l + strips); LOAD1(s5, yi + 5 * l + strips);
+                const float *pj = p + j0 * l + strips;
+                for (long j = 0; j < count; j++, pj += l) {
+                    const __m256 v0 = _mm256_loadu_ps(pj);
+                    s0 = _mm256_fmadd_ps(_mm256_broadcast_ss(a0 + j), v0, s0);
+                    s1 = _mm256_fmadd_ps(_mm256_broadcast_ss(a1 + j), v0, s1);
+                    s2 = _mm256_fmadd_ps(_mm256_broadcast_ss(a2 + j), v0, s2);
+                    s3 = _mm256_fmadd_ps(_mm256_broadcast_ss(a3 + j), v0, s3);
+                    s4 = _mm256_fmadd_ps(_mm256_broadcast_ss(a4 + j), v0, s4);
+                    s5 = _mm256_fmadd_ps(_mm256_broadcast_ss(a5 + j), v0, s5);
+                }
+                _mm256_storeu_ps(yi + strips, s0); _mm256_storeu_ps(yi + l + strips, s1); _mm256_storeu_ps(yi + 2 * l + strips, s2);
+                _mm256_storeu_ps(yi + 3 * l + strips, s3); _mm256_storeu_ps(yi + 4 * l + strips, s4); _mm256_storeu_ps(yi + 5 * l + strips, s5);
+            }
+            if (eights < l) nn_scalar(a + i * lda, 6, lda, p, l, j0, count, eights, l - eights, first, yi);
         }
         for (; i < m; i++) {
             const float *ai = a + i * lda + j0;
@@ -98,14 +117,21 @@ static void nn_avx2(const float *a, long m, long n, long lda, const float *p, lo
                 }
                 STORE2(s0, s1, yi + c);
             }
-            if (strips < l) nn_scalar(a + i * lda, 1, lda, p, l, j0, count, strips, l - strips, first, yi);
+            if (eights > strips) {
+                __m256 s0;
+                LOAD1(s0, yi + strips);
+                const float *pj = p + j0 * l + strips;
+                for (long j = 0; j < count; j++, pj += l) s0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + j), _mm256_loadu_ps(pj), s0);
+                _mm256_storeu_ps(yi + strips, s0);
+            }
+            if (eights < l) nn_scalar(a + i * lda, 1, lda, p, l, j0, count, eights, l - eights, first, yi);
         }
     }
 }
 
 __attribute__((target("avx2,fma")))
 static void tn_avx2(const float *a, long m, long lda, long j0, long j1, const float *x, long l, float *h) {
-    const long strips = l / 16 * 16;
+    const long strips = l / 16 * 16, eights = l / 8 * 8;
     for (long i0 = 0; i0 < m; i0 += TN_BLOCK) {
         const long count = min_long(TN_BLOCK, m - i0);
         const int first = i0 == 0;
@@ -129,7 +155,24 @@ static void tn_avx2(const float *a, long m, long lda, long j0, long j1, const fl
                 STORE2(s00, s01, hj + c); STORE2(s10, s11, hj + l + c); STORE2(s20, s21, hj + 2 * l + c);
                 STORE2(s30, s31, hj + 3 * l + c); STORE2(s40, s41, hj + 4 * l + c); STORE2(s50, s51, hj + 5 * l + c);
             }
-            if (strips < l) tn_scalar(a, lda, x, l, i0, count, j, 6, strips, l - strips, first, h);
+            if (eights > strips) {
+                __m256 s0, s1, s2, s3, s4, s5;
+                LOAD1(s0, hj + strips); LOAD1(s1, hj + l + strips); LOAD1(s2, hj + 2 * l + strips);
+                LOAD1(s3, hj + 3 * l + strips); LOAD1(s4, hj + 4 * l + strips); LOAD1(s5, hj + 5 * l + strips);
+                const float *ai = a + i0 * lda + j, *xi = x + i0 * l + strips;
+                for (long i = 0; i < count; i++, ai += lda, xi += l) {
+                    const __m256 v0 = _mm256_loadu_ps(xi);
+                    s0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai), v0, s0);
+                    s1 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 1), v0, s1);
+                    s2 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 2), v0, s2);
+                    s3 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 3), v0, s3);
+                    s4 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 4), v0, s4);
+                    s5 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai + 5), v0, s5);
+                }
+                _mm256_storeu_ps(hj + strips, s0); _mm256_storeu_ps(hj + l + strips, s1); _mm256_storeu_ps(hj + 2 * l + strips, s2);
+                _mm256_storeu_ps(hj + 3 * l + strips, s3); _mm256_storeu_ps(hj + 4 * l + strips, s4); _mm256_storeu_ps(hj + 5 * l + strips, s5);
+            }
+            if (eights < l) tn_scalar(a, lda, x, l, i0, count, j, 6, eights, l - eights, first, h);
         }
         for (; j < j1; j++) {
             float *hj = h + j * l;
@@ -143,7 +186,14 @@ static void tn_avx2(const float *a, long m, long lda, long j0, long j1, const fl
                 }
                 STORE2(s0, s1, hj + c);
             }
-            if (strips < l) tn_scalar(a, lda, x, l, i0, count, j, 1, strips, l - strips, first, h);
+            if (eights > strips) {
+                __m256 s0;
+                LOAD1(s0, hj + strips);
+                const float *ai = a + i0 * lda + j, *xi = x + i0 * l + strips;
+                for (long i = 0; i < count; i++, ai += lda, xi += l) s0 = _mm256_fmadd_ps(_mm256_broadcast_ss(ai), _mm256_loadu_ps(xi), s0);
+                _mm256_storeu_ps(hj + strips, s0);
+            }
+            if (eights < l) tn_scalar(a, lda, x, l, i0, count, j, 1, eights, l - eights, first, h);
         }
     }
 }

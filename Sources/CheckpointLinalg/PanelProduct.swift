@@ -17,6 +17,8 @@ enum PanelProduct {
     static func times(_ a: Matrix, _ p: Matrix) throws(LinalgError) -> Matrix {
         let m = a.rows, n = a.columns, l = p.columns
         guard p.rows == n else { throw .shapeMismatch(operation: "panel product", details: "A \(m)×\(n), P \(p.rows)×\(l)") }
+        // The kernel's vector strips are 16 and 8 columns wide; other columns go one at a time.
+        if l % 8 != 0 { return try times(a, p.padded(to: (l + 7) / 8 * 8)).leftColumns(l) }
         var y = Matrix(rows: m, columns: l)
         guard m > 0, l > 0 else { return y }
         let parts = m * n * l < serialWork ? 1 : min(pieces, (m + 5) / 6)
@@ -40,6 +42,7 @@ enum PanelProduct {
     static func transposedTimes(_ a: Matrix, _ x: Matrix) throws(LinalgError) -> Matrix {
         let m = a.rows, n = a.columns, l = x.columns
         guard x.rows == m else { throw .shapeMismatch(operation: "panel product", details: "Aᵀ \(n)×\(m), X \(x.rows)×\(l)") }
+        if l % 8 != 0 { return try transposedTimes(a, x.padded(to: (l + 7) / 8 * 8)).leftColumns(l) }
         var h = Matrix(rows: n, columns: l)
         guard n > 0, l > 0 else { return h }
         let parts = m * n * l < serialWork ? 1 : min(pieces, (n + 5) / 6)
@@ -58,5 +61,22 @@ enum PanelProduct {
             }
         }
         return h
+    }
+}
+
+extension Matrix {
+    /// This matrix with zero columns appended up to `width` (a zero column does not change the
+    /// others' fma chains, so the product's columns keep their bits).
+    func padded(to width: Int) -> Matrix {
+        var result = Matrix(rows: rows, columns: width)
+        for i in 0..<rows {
+            result.elements.replaceSubrange((i * width)..<(i * width + columns), with: elements[(i * columns)..<(i * columns + columns)])
+        }
+        return result
+    }
+
+    /// The first `width` columns.
+    func leftColumns(_ width: Int) -> Matrix {
+        withView { $0.columns(0..<width).copy() }
     }
 }

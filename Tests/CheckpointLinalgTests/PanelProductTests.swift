@@ -1,9 +1,11 @@
 import Testing
 @testable import CheckpointLinalg
+import CKernels
 
 /// The panel kernels against the plain loop they promise: one fma chain per element in index order
-/// from +0, so the comparison is bit for bit, through the AVX2 tiles, the column and row tails, the
-/// inner blocking (n > 256, m > 128) and the split over threads (the larger shapes).
+/// from +0, so the comparison is bit for bit, through the AVX2 tiles (16 and 8 columns), the padding
+/// of other widths, the row tails, the inner blocking (n > 256, m > 128) and the split over threads
+/// (the larger shapes).
 @Suite struct PanelProductTests {
     static func reference(_ a: Matrix, _ transpose: Bool, _ p: Matrix) -> [Float] {
         let rows = transpose ? a.columns : a.rows, inner = transpose ? a.rows : a.columns, l = p.columns
@@ -18,7 +20,7 @@ import Testing
         return out
     }
 
-    @Test(arguments: [(13, 300, 21), (6, 16, 16), (1, 1, 1), (301, 700, 21), (130, 517, 64), (5, 3, 40)])
+    @Test(arguments: [(13, 300, 21), (6, 16, 16), (1, 1, 1), (301, 700, 21), (130, 517, 64), (5, 3, 40), (61, 290, 24), (19, 40, 8), (7, 9, 42)])
     func bitIdenticalToTheFMAChain(shape: (Int, Int, Int)) throws {
         let (m, n, l) = shape
         var random = SeededGaussian(seed: UInt64(m * 1000 + n))
@@ -30,6 +32,19 @@ import Testing
         let h = try PanelProduct.transposedTimes(a, x)
         #expect(h.rows == n && h.columns == l)
         #expect(h.elements == Self.reference(a, true, x))
+    }
+
+    /// The kernel itself on a width that is not a multiple of 8 (the callers pad; its scalar column
+    /// tail must give the same chain).
+    @Test func unpaddedColumnTail() throws {
+        var random = SeededGaussian(seed: 31)
+        let (m, n, l) = (14, 270, 21)
+        let a = random.matrix(rows: m, columns: n), p = random.matrix(rows: n, columns: l), x = random.matrix(rows: m, columns: l)
+        var y = [Float](repeating: 0, count: m * l), h = [Float](repeating: 0, count: n * l)
+        ckpt_panel_nn(a.elements, m, n, n, p.elements, l, &y)
+        ckpt_panel_tn(a.elements, m, n, 0, n, x.elements, l, &h)
+        #expect(y == Self.reference(a, false, p))
+        #expect(h == Self.reference(a, true, x))
     }
 
     @Test func shapesAreChecked() throws {
