@@ -4,7 +4,8 @@ import Dispatch
 /// the rows is factorised by `ThinQR` on its own thread, the two stacked R factors (2l × l) once
 /// more, and each half of Q is its half's Q times its block of that small Q. The same factorisation
 /// as `ThinQR` (R with a non-negative diagonal) up to rounding, as stable as Householder, and the
-/// split is always in two at m/2, so the bits do not depend on the machine. For the randomized
+/// split is always in two at m/2, so with OpenBLAS on one thread (`BLASThreads.single`, as the
+/// randomized SVD runs it) the bits do not depend on the machine or on timing. For the randomized
 /// SVD's panels, whose LAPACK QR otherwise runs on one core while the other waits.
 enum TallQR {
     /// Below this many elements, or with halves shorter than 2l rows, `ThinQR` alone.
