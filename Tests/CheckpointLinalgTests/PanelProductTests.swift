@@ -56,6 +56,19 @@ import CKernels
         #expect(try PanelProduct.times(Matrix(rows: 2, columns: 0), Matrix(rows: 0, columns: 3)).elements == [Float](repeating: 0, count: 6))
     }
 
+    @Test func finiteCheckSeesEveryNonFiniteValue() throws {
+        var a = try Matrix(rows: 2, columns: 3, elements: [.greatestFiniteMagnitude, -.greatestFiniteMagnitude, .leastNonzeroMagnitude, -0.0, 1, 0])
+        #expect(a.isFinite)
+        for bad: Float in [.nan, .infinity, -.infinity, .signalingNaN] {
+            for index in a.elements.indices {
+                let kept = a.elements[index]
+                a.elements[index] = bad
+                #expect(!a.isFinite)
+                a.elements[index] = kept
+            }
+        }
+    }
+
     @Test func transposedCopiesForLAPACK() throws {
         var random = SeededGaussian(seed: 9)
         let a = random.matrix(rows: 37, columns: 19)
