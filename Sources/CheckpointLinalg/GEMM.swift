@@ -1,4 +1,5 @@
 import CBLAS
+import Synchronization
 
 /// Which operand of a product is used transposed.
 public enum Transpose: Sendable {
@@ -60,4 +61,28 @@ public enum BLASThreads {
         get { Int(openblas_get_num_threads()) }
         set { openblas_set_num_threads(Int32(clamping: max(newValue, 1))) }
     }
+
+    /// Runs `body` with OpenBLAS on one thread, for work whose BLAS calls are small (QR and SVD of
+    /// thin panels) while its large products run on threads of their own: OpenBLAS's idle threads
+    /// spin (`sched_yield`) after each call, against those threads, for longer than the calls last.
+    /// The setting is process-wide: nested and concurrent scopes share it, the first to enter
+    /// saves the count and the last to leave restores it.
+    static func single<T, E: Error>(_ body: () throws(E) -> T) throws(E) -> T {
+        scope.withLock { state in
+            if state.depth == 0 {
+                state.saved = count
+                if state.saved > 1 { count = 1 }
+            }
+            state.depth += 1
+        }
+        defer {
+            scope.withLock { state in
+                state.depth -= 1
+                if state.depth == 0, state.saved > 1 { count = state.saved }
+            }
+        }
+        return try body()
+    }
+
+    private static let scope = Mutex<(depth: Int, saved: Int)>((0, 1))
 }

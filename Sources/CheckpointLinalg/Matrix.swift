@@ -49,7 +49,15 @@ public struct Matrix: Sendable, Equatable {
         return sum.squareRoot()
     }
 
-    public var isFinite: Bool { elements.allSatisfy(\.isFinite) }
+    /// No NaN or infinity (an all-ones exponent): the largest exponent field, a loop without early
+    /// exit that vectorises (the randomized SVD checks every panel it factorises).
+    public var isFinite: Bool {
+        elements.withUnsafeBufferPointer { buffer in
+            var largest: UInt32 = 0
+            for value in buffer { largest = max(largest, value.bitPattern & 0x7F80_0000) }
+            return largest != 0x7F80_0000
+        }
+    }
 
     /// Calls `body` with a read-only view of the whole matrix.
     public func withView<T>(_ body: (MatrixView) throws -> T) rethrows -> T {

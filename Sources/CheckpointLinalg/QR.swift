@@ -7,6 +7,11 @@ public struct ThinQR: Sendable {
     public let q: Matrix
     public let r: Matrix
 
+    init(q: Matrix, r: Matrix) {
+        self.q = q
+        self.r = r
+    }
+
     /// Factorises `a` with LAPACK `sgeqrf_` (Householder QR) and forms Q with `sorgqr_`.
     public init(_ a: Matrix) throws(LinalgError) {
         let m = a.rows, n = a.columns, k = min(m, n)

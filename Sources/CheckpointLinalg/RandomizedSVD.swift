@@ -1,3 +1,5 @@
+import Dispatch
+
 /// A randomized truncated SVD of a dense matrix (Halko, Martinsson & Tropp, 2011): a seeded Gaussian
 /// start, power (subspace) iterations re-orthonormalised by QR, and the exact SVD of the thin sketch.
 ///
@@ -57,9 +59,15 @@ public struct RandomizedSVD: Sendable {
 
     /// Sketches `a` for `rank` components (l = min(rank + oversampling, m, n) columns).
     public init(_ a: Matrix, rank: Int, options: Options = Options()) throws(LinalgError) {
+        // The passes run on PanelProduct's threads; the BLAS calls left are on l-column panels.
+        self = try BLASThreads.single { () throws(LinalgError) in try Self(sketching: a, rank: rank, options: options) }
+    }
+
+    private init(sketching a: Matrix, rank: Int, options: Options) throws(LinalgError) {
         let m = a.rows, n = a.columns
         let l = min(max(rank, 1) + options.oversampling, m, n)
-        frobeniusSquared = a.squaredSum
+        var omega = Matrix(rows: n, columns: max(l, 0))
+        frobeniusSquared = Self.startInParallel(a, omega: &omega, seed: options.seed)
         guard frobeniusSquared.isFinite else { throw .nonFinite(operation: "randomized SVD") }
         guard l > 0 else {
             svd = ThinSVD(u: Matrix(rows: m, columns: 0), sigma: [], vt: Matrix(rows: 0, columns: n))
@@ -69,19 +77,18 @@ public struct RandomizedSVD: Sendable {
             seed = options.seed
             return
         }
-        var random = SeededGaussian(seed: options.seed)
-        var z = try ThinQR(random.matrix(rows: n, columns: l)).q
-        var y = try GEMM.product(a, .none, z, .none)
+        var z = try TallQR.factor(omega).q
+        var y = try PanelProduct.times(a, z)
         for iteration in 0..<options.powerIterations {
-            let q = try ThinQR(y)
+            let q = try TallQR.factor(y)
             if iteration == options.powerIterations - 1 {
                 // σ(Y) = σ(R) of its QR: the previous sketch's spectrum at the cost of an l×l SVD.
                 previousSquares = try SingularValues.double(rows: q.r.rows, columns: q.r.columns, rowMajor: q.r.elements.map(Double.init)).map { $0 * $0 }
             }
-            z = try ThinQR(try GEMM.product(a, .transposed, q.q, .none)).q
-            y = try GEMM.product(a, .none, z, .none)
+            z = try TallQR.factor(try PanelProduct.transposedTimes(a, q.q)).q
+            y = try PanelProduct.times(a, z)
         }
-        let core = try ThinSVD(y)  // Y = U·Σ·Wᵀ, so A·Z·Zᵀ = U·Σ·(Z·W)ᵀ
+        let core = try ThinSVD.ofTallPanel(y)  // Y = U·Σ·Wᵀ, so A·Z·Zᵀ = U·Σ·(Z·W)ᵀ
         var u = core.u
         var vt = try GEMM.product(core.vt, .none, z, .transposed)
         ThinSVD.normaliseSigns(u: &u, vt: &vt)
@@ -89,9 +96,7 @@ public struct RandomizedSVD: Sendable {
         let captured = y.squaredSum
         residualFrobeniusSquared = max(frobeniusSquared - captured, 0)
         // Z is orthonormal only to rounding: A·Z·Zᵀ differs from the projection by ‖ZᵀZ − I‖.
-        var gram = try GEMM.product(z, .transposed, z, .none)
-        for i in 0..<gram.rows { gram.elements[i * gram.columns + i] -= 1 }
-        let orthogonality = gram.squaredSum.squareRoot() + Self.roundingBound(inner: n) * Double(l)
+        let orthogonality = z.orthonormalityDefect
         let productError = Self.roundingBound(inner: n) * Double(l).squareRoot() * frobeniusSquared.squareRoot()
         // dsdot rounds each square to Float32 before adding in Double: ≤ u/2 relative on each norm.
         let normsError = Double(Float.ulpOfOne) / 2 * (frobeniusSquared + captured)
@@ -100,10 +105,37 @@ public struct RandomizedSVD: Sendable {
         seed = options.seed
     }
 
+    /// ‖A‖²_F and the Gaussian start Ω (`SeededGaussian(seed:)`'s numbers, row by row) on two
+    /// threads, each generating half of Ω and summing half of A: the one is arithmetic, the other a
+    /// memory pass, and neither needs the other. ‖A‖² is the two halves' dsdot sums, added in order.
+    static func startInParallel(_ a: Matrix, omega: inout Matrix, seed: UInt64) -> Double {
+        let parts = a.elements.count + omega.elements.count >= 1 << 16 ? 2 : 1
+        var halves = [Double](repeating: 0, count: parts)
+        a.elements.withUnsafeBufferPointer { source in
+            omega.elements.withUnsafeMutableBufferPointer { target in
+                halves.withUnsafeMutableBufferPointer { sums in
+                    // Each worker writes its own range of Ω and its own sum; the buffers outlive the call.
+                    nonisolated(unsafe) let (source, target, sums) = (source, target, sums)
+                    DispatchQueue.concurrentPerform(iterations: parts) { part in
+                        let low = source.count * part / parts, high = source.count * (part + 1) / parts
+                        sums[part] = Matrix.squaredSum(UnsafeBufferPointer(rebasing: source[low..<high]))
+                        // Pieces of Ω start at whole Box–Muller pairs.
+                        let pairs = (target.count + 1) / 2
+                        let first = 2 * (pairs * part / parts), end = min(2 * (pairs * (part + 1) / parts), target.count)
+                        var random = SeededGaussian(seed: seed, skippingPairs: first / 2)
+                        random.fill(UnsafeMutableBufferPointer(rebasing: target[first..<end]))
+                    }
+                }
+            }
+        }
+        return halves.reduce(0, +)
+    }
+
     /// Replaces the Frobenius upper bound of ‖R‖₂ by a block power iteration on the implicit
     /// residual A·(I − Z·Zᵀ) (7 skinny passes over A), for residuals too large for that bound.
     public mutating func estimateResidualSpectralNorm(of a: Matrix) throws(LinalgError) {
-        spectralEstimate = try SpectralNorm.residual(of: a, orthogonalTo: rowBasis, seed: seed &+ 1)
+        let (basis, start) = (rowBasis, seed &+ 1)
+        spectralEstimate = try BLASThreads.single { () throws(LinalgError) in try SpectralNorm.residual(of: a, orthogonalTo: basis, seed: start) }
     }
 
     /// Relative error bound of a Float32 inner product of length `inner` (Higham & Mary's

@@ -22,6 +22,17 @@ public struct SeededGaussian: Sendable {
         return Float(radius * _cos(angle))
     }
 
+    /// The generator `SeededGaussian(seed: seed)` becomes after `pairs` pairs of numbers: SplitMix64
+    /// is a counter, so a worker can start in the middle of the sequence.
+    init(seed: UInt64, skippingPairs pairs: Int) {
+        bits = SplitMix64(seed: seed &+ UInt64(2 * pairs) &* SplitMix64.increment)
+    }
+
+    /// Fills `buffer` with the sequence's next numbers (as `next()` would give them).
+    mutating func fill(_ buffer: UnsafeMutableBufferPointer<Float>) {
+        for i in buffer.indices { buffer[i] = next() }
+    }
+
     /// A rows × columns matrix of independent standard-normal entries.
     public mutating func matrix(rows: Int, columns: Int) -> Matrix {
         var result = Matrix(rows: rows, columns: columns)
@@ -48,8 +59,10 @@ public struct SplitMix64: RandomNumberGenerator, Sendable {
 
     public init(seed: UInt64) { state = seed }
 
+    static let increment: UInt64 = 0x9E37_79B9_7F4A_7C15
+
     public mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
+        state &+= Self.increment
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB

@@ -102,4 +102,53 @@ import Testing
         let gram = try GEMM.product(down, .none, down, .transposed)
         for i in 0..<6 { for j in 0..<6 { #expect(abs(gram[i, j] - (i == j ? 1 : 0)) <= 1e-5) } }
     }
+
+    /// The Double Gram's defect bounds the exact ‖MᵀM − I‖_F from above within its allowance
+    /// (n·u_d·l, here 3·2⁻⁵³·2), on columns whose Gram is known exactly.
+    @Test func orthonormalityDefectIsExactUpToItsAllowance() throws {
+        // Columns (1, 0, 0) and (a, b, c): MᵀM − I = [[0, a], [a, a² + b² + c² − 1]].
+        let (a, b, c): (Float, Float, Float) = (0x1p-20, 1 - 0x1p-22, 0x1p-12)
+        let m = try Matrix(rows: 3, columns: 2, elements: [1, a, 0, b, 0, c])
+        let (da, db, dc) = (Double(a), Double(b), Double(c))
+        let off = da * da + db * db + dc * dc - 1
+        let exact = (2 * da * da + off * off).squareRoot()
+        let allowance = 3 * Double.ulpOfOne / 2 * 2 * 1.01
+        #expect(m.orthonormalityDefect >= exact)
+        #expect(m.orthonormalityDefect <= exact + allowance * (1 + 1e-12) + 1e-15 * exact)
+        // A Householder Q of Float32 is orthonormal to a few ulps, far below a Float32 Gram's λ√n·u·l.
+        var random = SeededGaussian(seed: 3)
+        let q = try ThinQR(random.matrix(rows: 2048, columns: 64)).q
+        #expect(q.orthonormalityDefect < RandomizedSVD.roundingBound(inner: 2048) * 64 / 100)
+        #expect(q.orthonormalityDefect > 0)
+    }
+
+    /// A rank-64 ΔW (the benchmark's k_proj shape, B·A of Gaussian factors) sketched at rank 32 with
+    /// l = 64 is certified within 1 % of optimal from norms alone, and the certificate is true.
+    @Test func exactRankDeltaIsCertifiedFromNorms() throws {
+        var random = SeededGaussian(seed: 11)
+        let delta = try GEMM.product(random.matrix(rows: 256, columns: 64), .none, random.matrix(rows: 64, columns: 2048), .none, alpha: 4e-4)
+        let sketch = try RandomizedSVD(delta, rank: 32, options: .init(oversampling: 32))
+        #expect(!sketch.residualFormed && !sketch.spectralNormEstimated)
+        let ratio = sketch.errorRatioEstimate(rank: 32)
+        #expect(ratio >= 1 && ratio <= 1.01, "\(ratio)")
+        let optimal = try ThinSVD(delta).sigma.dropFirst(32).reduce(0.0) { $0 + Double($1) * Double($1) }.squareRoot()
+        #expect(sketch.truncationErrorBound(rank: 32) >= optimal)
+        #expect(sketch.optimalErrorEstimate(rank: 32) <= optimal * (1 + 1e-5))
+        #expect(sketch.truncationErrorBound(rank: 32) <= ratio * sketch.optimalErrorEstimate(rank: 32) * (1 + 1e-12))
+    }
+
+    /// The two-thread start gives the Gaussian start the single generator gives, bit for bit (an odd
+    /// count too: the pieces start at whole Box–Muller pairs), and ‖A‖² within dsdot's u/2.
+    @Test(arguments: [(301, 221, 7), (3, 5, 3), (1000, 70, 33)])
+    func parallelStartIsTheSequentialSequence(shape: (Int, Int, Int)) throws {
+        let (m, n, l) = shape
+        var random = SeededGaussian(seed: 77)
+        let a = random.matrix(rows: m, columns: n)
+        var omega = Matrix(rows: n, columns: l)
+        let energy = RandomizedSVD.startInParallel(a, omega: &omega, seed: 1234)
+        var sequential = SeededGaussian(seed: 1234)
+        #expect(omega == sequential.matrix(rows: n, columns: l))
+        let reference = a.elements.reduce(0.0) { $0 + Double($1) * Double($1) }
+        #expect(abs(energy - reference) <= 6e-8 * reference)
+    }
 }

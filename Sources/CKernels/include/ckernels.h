@@ -26,6 +26,19 @@ void ckpt_skinny8_nn(const float *a, long m, long n, long lda, const float *g, f
 /// h += Aᵀ·X for A m×n (rows `lda` floats apart) and X m×8 row-major; h n×8 row-major.
 void ckpt_skinny8_tn(const float *a, long m, long n, long lda, const float *x, float *h);
 
+/// y = A·P for A m×n (rows `lda` floats apart), P n×l and y m×l row-major, read from A in place (no
+/// packing copy). Each y element is fmaf(a[i][n-1], p[n-1][c], … fmaf(a[i][0], p[0][c], +0)): the
+/// same bits on every CPU and whatever rows a call is given, so callers may split rows over threads.
+void ckpt_panel_nn(const float *a, long m, long n, long lda, const float *p, long l, float *y);
+
+/// Rows [j0, j1) of h = Aᵀ·X for A m×(≥ j1) (rows `lda` floats apart), X m×l and h row-major with l
+/// columns (h points at row 0). Each element is the fmaf chain over i = 0 … m-1 from +0, so splitting
+/// [0, n) over threads gives the bits of one call, with no reduction between them.
+void ckpt_panel_tn(const float *a, long m, long lda, long j0, long j1, const float *x, long l, float *h);
+
+/// dst[j × ldd + i] = src[i × lds + j] for i < rows, j < columns (a transposed copy, in tiles).
+void ckpt_transpose(const float *src, long rows, long columns, long lds, float *dst, long ldd);
+
 /// Element layouts `ckpt_merge_lowrank_row` reads and writes.
 enum { CKPT_ROW_F32 = 0, CKPT_ROW_BF16 = 1 };
 
