@@ -1,5 +1,3 @@
-import Dispatch
-
 /// The exact thin SVD of a low-rank product `scale · B·A` computed from its factors, never forming
 /// the m×n product: QR of `B` (m×r) and of `Aᵀ` (n×r), SVD of the small core `scale · R_B·R_Aᵀ`,
 /// then `U = Q_B·U_c`, `Vᵀ = V_cᵀ·Q_Aᵀ`. Cost O((m + n)·r²).
@@ -16,24 +14,14 @@ public enum LowRankSVD {
         // on two threads of our own, instead of OpenBLAS's idle threads spinning between calls
         // (measured: a third of resize's time was sched_yield).
         return try BLASThreads.single { () throws(LinalgError) -> ThinSVD in
-            let (qrB, qrA) = try Self.both({ () throws(LinalgError) in try ThinQR(b) }, { () throws(LinalgError) in try ThinQR(a.transposed()) })
+            let (qrB, qrA) = try TwoThreads.both({ () throws(LinalgError) in try ThinQR(b) }, { () throws(LinalgError) in try ThinQR(a.transposed()) })
             // core = scale · R_B · R_Aᵀ, (k1 × r)·(r × k2)
             let core = try GEMM.product(qrB.r, .none, qrA.r, .transposed, alpha: scale)
             let small = try ThinSVD(core)
-            var (u, vt) = try Self.both({ () throws(LinalgError) in try GEMM.product(qrB.q, .none, small.u, .none) },
+            var (u, vt) = try TwoThreads.both({ () throws(LinalgError) in try GEMM.product(qrB.q, .none, small.u, .none) },
                                         { () throws(LinalgError) in try GEMM.product(small.vt, .none, qrA.q, .transposed) })
             ThinSVD.normaliseSigns(u: &u, vt: &vt)
             return ThinSVD(u: u, sigma: small.sigma, vt: vt)
         }
-    }
-
-    /// Runs two independent computations on two threads; the first failure is thrown.
-    private static func both<X, Y>(_ first: @Sendable () throws(LinalgError) -> X, _ second: @Sendable () throws(LinalgError) -> Y) throws(LinalgError) -> (X, Y) {
-        nonisolated(unsafe) var x: Result<X, LinalgError>?, y: Result<Y, LinalgError>?
-        DispatchQueue.concurrentPerform(iterations: 2) { index in
-            if index == 0 { x = Result { () throws(LinalgError) in try first() } } else { y = Result { () throws(LinalgError) in try second() } }
-        }
-        guard let x, let y else { throw .shapeMismatch(operation: "LowRankSVD", details: "a half did not run") }
-        return (try x.get(), try y.get())
     }
 }

@@ -21,25 +21,12 @@ enum TallQR {
         guard splits(a) else { return try ThinQR(a) }
         guard a.isFinite else { throw .nonFinite(operation: "sgeqrf") }
         let bounds = [0..<half, half..<m]
-        var parts = [ThinQR?](repeating: nil, count: 2)
-        var failures = [LinalgError?](repeating: nil, count: 2)
-        parts.withUnsafeMutableBufferPointer { partBuffer in
-            failures.withUnsafeMutableBufferPointer { failureBuffer in
-                // Each worker writes only its own slot; the buffers outlive `concurrentPerform`.
-                nonisolated(unsafe) let (partSlots, failureSlots) = (partBuffer, failureBuffer)
-                DispatchQueue.concurrentPerform(iterations: 2) { index in
-                    do throws(LinalgError) {
-                        partSlots[index] = try ThinQR(a.rows(bounds[index]))
-                    } catch { failureSlots[index] = error }
-                }
-            }
-        }
-        if let failure = failures.compactMap({ $0 }).first { throw failure }
-        guard let top = parts[0], let bottom = parts[1] else { throw .shapeMismatch(operation: "TSQR", details: "a half was not factorised") }
+        let (top, bottom) = try TwoThreads.both({ () throws(LinalgError) in try ThinQR(a.rows(bounds[0])) },
+                                                { () throws(LinalgError) in try ThinQR(a.rows(bounds[1])) })
         let stacked = try Matrix(rows: 2 * l, columns: l, elements: top.r.elements + bottom.r.elements)
         let small = try ThinQR(stacked)
         var q = Matrix(rows: m, columns: l)
-        failures = [nil, nil]
+        var failures = [LinalgError?](repeating: nil, count: 2)
         let halves = [top.q, bottom.q]
         q.elements.withUnsafeMutableBufferPointer { target in
             failures.withUnsafeMutableBufferPointer { failureBuffer in

@@ -15,8 +15,8 @@ import Synchronization
 /// While `directWrites` is on, outputs created go to the device with O_DIRECT (`DirectStaging`)
 /// where the file system allows it.
 public final class AtomicOutput {
-    /// Whether outputs created from now on bypass the page cache (commands that compute their output,
-    /// merge and unmerge, turn it on; `--page-cache` turns it off). Process-wide because it is a
+    /// Whether outputs created from now on bypass the page cache (the commands that stream large
+    /// outputs, convert, merge and unmerge, turn it on; their `--page-cache` leaves it off). Process-wide because it is a
     /// choice about the machine's I/O, not about any one format's writer.
     public static let directWrites = Atomic<Bool>(false)
     public let destination: String

@@ -14,7 +14,7 @@ import Dispatch
 /// stay warm, to the device while the next block is computed. The tail (less than one buffer) is
 /// written with O_DIRECT cleared, so the file can end at any length.
 ///
-/// A file system that refuses O_DIRECT (tmpfs, some network and FUSE file systems) or a direct write
+/// A file system that refuses O_DIRECT (tmpfs before Linux 6.6, some network and FUSE file systems) or a direct write
 /// (EINVAL) turns the output back into plain buffered writes; the bytes are the same either way.
 /// Sendable by hand: the writing thread touches `direct` and `failure` only inside a queued block,
 /// and the owner reads them only after waiting for `inFlight`; the buffers swap only then too.
